@@ -1,0 +1,303 @@
+// Package broker is one Kafka broker as a deterministic state machine. It
+// answers real Kafka requests (kmsg) with Kafka's semantics and error codes;
+// one file per API, in the manner of franz-go's kfake.
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/core/partlog"
+	"github.com/streamlab/streamlab/core/storage"
+)
+
+// Config is the broker's static configuration; DefaultConfig gives Kafka's
+// defaults (server.properties names in comments).
+type Config struct {
+	ID        core.NodeID
+	ClusterID string
+	Host      string // advertised host and port, as in advertised.listeners
+	Port      int32
+	Rack      string
+	// Seed feeds the broker's random source (topic ids).
+	Seed uint64
+
+	AutoCreateTopics         bool  // auto.create.topics.enable (true)
+	NumPartitions            int32 // num.partitions (1)
+	DefaultReplicationFactor int16 // default.replication.factor (1)
+	MessageMaxBytes          int32 // message.max.bytes (1048588)
+	RetentionCheckIntervalMs int64 // log.retention.check.interval.ms (300000)
+	Log                      partlog.Config
+}
+
+// DefaultConfig returns Kafka's broker defaults for node id.
+func DefaultConfig(id core.NodeID) Config {
+	return Config{
+		ID:                       id,
+		ClusterID:                "streamlab",
+		Host:                     fmt.Sprintf("broker-%d", id),
+		Port:                     9092,
+		Seed:                     uint64(id),
+		AutoCreateTopics:         true,
+		NumPartitions:            1,
+		DefaultReplicationFactor: 1,
+		MessageMaxBytes:          1048588,
+		RetentionCheckIntervalMs: 300000,
+		Log:                      partlog.DefaultConfig(),
+	}
+}
+
+// Node is a broker. Create it with New (empty store) or Open (recovery).
+type Node struct {
+	cfg    Config
+	rnd    *rand.Rand
+	now    int64
+	topics map[string]*topic
+
+	nextRetention int64
+	parked        []*parkedFetch
+
+	writes []storage.Write
+	out    []core.Envelope
+	events []core.Event
+}
+
+type topic struct {
+	meta  topicMeta
+	cfg   topicConfig
+	parts []*partition
+}
+
+// topicMeta is what is persisted for a topic, as JSON in meta/topics/<name>.
+type topicMeta struct {
+	Name       string            `json:"name"`
+	ID         [16]byte          `json:"id"`
+	Partitions int32             `json:"partitions"`
+	Configs    map[string]string `json:"configs"`
+}
+
+type partition struct {
+	topic       string
+	index       int32
+	log         *partlog.Log
+	hw          int64
+	leaderEpoch int32
+}
+
+// New returns a broker with no topics; store must be empty.
+func New(cfg Config) *Node {
+	return &Node{
+		cfg:    cfg,
+		rnd:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9747b28c)),
+		topics: map[string]*topic{},
+	}
+}
+
+// Open rebuilds a broker from what an earlier broker left in store: topic
+// metadata and partition logs, cutting torn tails (reported as LogRecovered
+// events in the first Ready). It returns an error, and changes nothing, if
+// the metadata cannot be read.
+func Open(cfg Config, store storage.Store) (*Node, error) {
+	n := New(cfg)
+	names, err := store.List("meta/topics/")
+	if err != nil {
+		return nil, fmt.Errorf("broker: listing topics: %w", err)
+	}
+	for _, name := range names {
+		data, err := store.Read(name)
+		if err != nil {
+			return nil, fmt.Errorf("broker: reading %s: %w", name, err)
+		}
+		var m topicMeta
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("broker: corrupt topic metadata %s: %w", name, err)
+		}
+		tc, err := parseTopicConfig(m.Configs, cfg)
+		if err != nil || validateTopicName(m.Name) != nil || m.Partitions < 1 {
+			return nil, fmt.Errorf("broker: invalid topic metadata %s", name)
+		}
+		t := &topic{meta: m, cfg: tc}
+		for i := int32(0); i < m.Partitions; i++ {
+			l, recs, err := partlog.Open(store, logDir(m.Name, i), tc.log)
+			if err != nil {
+				return nil, fmt.Errorf("broker: opening %s-%d: %w", m.Name, i, err)
+			}
+			for _, r := range recs {
+				n.events = append(n.events, core.LogRecovered{Topic: m.Name, Partition: i,
+					Segment: r.Segment, TruncatedBytes: r.TruncatedBytes, NextOffset: r.NextOffset, Reason: r.Reason})
+			}
+			// With a single replica every stored record is committed.
+			t.parts = append(t.parts, &partition{topic: m.Name, index: i, log: l, hw: l.LogEndOffset()})
+		}
+		n.topics[m.Name] = t
+		n.collectWrites(t)
+	}
+	return n, nil
+}
+
+func logDir(topic string, p int32) string { return fmt.Sprintf("logs/%s-%d", topic, p) }
+
+func (n *Node) ID() core.NodeID { return n.cfg.ID }
+
+// Tick moves the clock, answers long-polling fetches whose wait is over and
+// applies retention every log.retention.check.interval.ms.
+func (n *Node) Tick(now int64) {
+	if now > n.now {
+		n.now = now
+	}
+	if n.nextRetention == 0 {
+		n.nextRetention = n.now + n.cfg.RetentionCheckIntervalMs
+	}
+	if n.now >= n.nextRetention {
+		n.nextRetention = n.now + n.cfg.RetentionCheckIntervalMs
+		n.applyRetention()
+	}
+	n.serveParked()
+}
+
+// Ready returns what the host must do; see core.Machine.
+func (n *Node) Ready() core.Ready {
+	return core.Ready{Writes: n.writes, Messages: n.out, Events: n.events}
+}
+
+// Advance forgets the last Ready.
+func (n *Node) Advance() { n.writes, n.out, n.events = nil, nil, nil }
+
+// supported lists the API versions this broker implements, by key. ApiVersions
+// advertises exactly these.
+var supported = map[int16][2]int16{
+	kmsg.Produce.Int16():      {3, 11},
+	kmsg.Fetch.Int16():        {4, 12},
+	kmsg.ListOffsets.Int16():  {1, 7},
+	kmsg.Metadata.Int16():     {0, 12},
+	kmsg.ApiVersions.Int16():  {0, 4},
+	kmsg.CreateTopics.Int16(): {0, 7},
+}
+
+// Step handles one envelope. A request for a version we do not implement is
+// dropped with a RequestFailed event, as Kafka closes such a connection;
+// ApiVersions is the exception (see apiversions.go).
+func (n *Node) Step(env core.Envelope) {
+	req := env.Request
+	if req == nil {
+		return
+	}
+	r, ok := supported[req.Key()]
+	v := req.GetVersion()
+	if req.Key() != kmsg.ApiVersions.Int16() && (!ok || v < r[0] || v > r[1]) {
+		n.events = append(n.events, core.RequestFailed{API: core.APIName(req.Key()), Partition: -1,
+			Error: fmt.Sprintf("%s: version %d", kerr.UnsupportedVersion.Message, v)})
+		return
+	}
+	var resp kmsg.Response
+	switch req := req.(type) {
+	case *kmsg.ApiVersionsRequest:
+		resp = n.apiVersions(req)
+	case *kmsg.MetadataRequest:
+		resp = n.metadata(req)
+	case *kmsg.CreateTopicsRequest:
+		resp = n.createTopics(req)
+	case *kmsg.ProduceRequest:
+		resp = n.produce(req)
+	case *kmsg.ListOffsetsRequest:
+		resp = n.listOffsets(req)
+	case *kmsg.FetchRequest:
+		if n.fetch(env, req) {
+			return // parked until data arrives or MaxWaitMillis passes
+		}
+		resp = n.fetchResponse(req)
+	}
+	n.reply(env, resp)
+}
+
+func (n *Node) reply(env core.Envelope, resp kmsg.Response) {
+	if resp == nil {
+		return
+	}
+	n.out = append(n.out, core.Envelope{From: n.cfg.ID, To: env.From, CorrelationID: env.CorrelationID, Response: resp})
+}
+
+func (n *Node) partition(t string, p int32) *partition {
+	tp := n.topics[t]
+	if tp == nil || p < 0 || int(p) >= len(tp.parts) {
+		return nil
+	}
+	return tp.parts[p]
+}
+
+func (n *Node) collectWrites(t *topic) {
+	for _, p := range t.parts {
+		n.writes = append(n.writes, p.log.Writes()...)
+	}
+}
+
+func (n *Node) fail(api, topic string, p int32, err *kerr.Error) int16 {
+	n.events = append(n.events, core.RequestFailed{API: api, Topic: topic, Partition: p, Error: err.Message})
+	return err.Code
+}
+
+func (n *Node) applyRetention() {
+	for _, name := range n.topicNames() {
+		t := n.topics[name]
+		for _, p := range t.parts {
+			before := p.log.LogStartOffset()
+			for _, d := range p.log.ApplyRetention(n.now, p.hw) {
+				n.events = append(n.events, core.SegmentDeleted{Topic: name, Partition: p.index,
+					BaseOffset: d.Base, NextOffset: d.Next, Reason: d.Reason})
+			}
+			if after := p.log.LogStartOffset(); after != before {
+				n.events = append(n.events, core.LogStartOffsetAdvanced{Topic: name, Partition: p.index, LogStartOffset: after})
+			}
+		}
+		n.collectWrites(t)
+	}
+}
+
+func (n *Node) topicNames() []string {
+	names := make([]string, 0, len(n.topics))
+	for name := range n.topics {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// createTopic makes a topic with a single replica on this broker.
+func (n *Node) createTopic(name string, partitions int32, configs map[string]string, tc topicConfig) *topic {
+	var id [16]byte
+	for i := range id {
+		id[i] = byte(n.rnd.Uint32())
+	}
+	id[6] = id[6]&0x0f | 0x40 // a version 4 UUID, as Kafka's Uuid.randomUuid
+	id[8] = id[8]&0x3f | 0x80
+	m := topicMeta{Name: name, ID: id, Partitions: partitions, Configs: configs}
+	t := &topic{meta: m, cfg: tc}
+	for i := int32(0); i < partitions; i++ {
+		t.parts = append(t.parts, &partition{topic: name, index: i, log: partlog.New(logDir(name, i), tc.log)})
+	}
+	data, _ := json.Marshal(m) // cannot fail: plain strings and numbers
+	n.writes = append(n.writes, storage.Write{Op: storage.OpPut, Name: "meta/topics/" + name, Data: data})
+	n.collectWrites(t)
+	n.topics[name] = t
+	n.events = append(n.events, core.TopicCreated{Topic: name, Partitions: partitions, Configs: tc.effective()})
+	return t
+}
+
+// collides reports an existing topic whose name differs only by '.' vs '_',
+// which Kafka forbids because metric names would clash (Topic.hasCollision).
+func (n *Node) collides(name string) string {
+	norm := strings.ReplaceAll(name, ".", "_")
+	for other := range n.topics {
+		if other != name && strings.ReplaceAll(other, ".", "_") == norm {
+			return other
+		}
+	}
+	return ""
+}

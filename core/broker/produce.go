@@ -1,0 +1,147 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/core/record"
+)
+
+// produce appends one batch per partition. With acks=0 the broker sends no
+// response at all (KafkaApis.handleProduceRequest). With one replica the high
+// watermark moves with the log end offset, so acks=1 and acks=all are
+// answered alike once the append is in this Ready (and so persisted before
+// the response leaves).
+func (n *Node) produce(req *kmsg.ProduceRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	validAcks := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			var err *kerr.Error
+			var msg string
+			if !validAcks {
+				err = kerr.InvalidRequiredAcks
+			} else {
+				err, msg = n.appendTo(rt.Topic, rp, &sp)
+			}
+			if err != nil {
+				sp.ErrorCode = n.fail("Produce", rt.Topic, rp.Partition, err)
+				if msg != "" && req.Version >= 8 {
+					sp.ErrorMessage = kmsg.StringPtr(msg)
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	n.serveParked()
+	if req.Acks == 0 {
+		return nil
+	}
+	return resp
+}
+
+// appendTo validates a partition's records as Kafka's LogValidator does and
+// appends them.
+func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) (*kerr.Error, string) {
+	p := n.partition(topic, rp.Partition)
+	if p == nil {
+		return kerr.UnknownTopicOrPartition, ""
+	}
+	tc := n.topics[topic].cfg
+	if len(rp.Records) == 0 {
+		return kerr.InvalidRecord, "no record batch"
+	}
+	h, size, err := record.ParseBatch(rp.Records)
+	if err != nil {
+		return kafkaError(err), err.Error()
+	}
+	if size != len(rp.Records) {
+		// Produce v3+ must carry exactly one v2 batch per partition
+		// (LogValidator.validateOneBatchRecords).
+		return kerr.InvalidRecord, "a produce request must contain exactly one record batch per partition"
+	}
+	if size > int(tc.maxMessageBytes) {
+		return kerr.MessageTooLarge, fmt.Sprintf("the batch is %d bytes, more than max.message.bytes=%d", size, tc.maxMessageBytes)
+	}
+	if h.Attributes&0x20 != 0 {
+		return kerr.InvalidRecord, "clients must not send control batches"
+	}
+	if h.Attributes&0x10 != 0 {
+		return kerr.InvalidTxnState, "transactions are not implemented yet"
+	}
+	if h.ProducerID >= 0 {
+		// Kafka would check sequence numbers; we do not advertise
+		// InitProducerId yet, so no conforming client sends this.
+		return kerr.UnknownProducerID, "idempotent producers are not implemented yet"
+	}
+	if record.CompressionOf(h.Attributes) == record.None {
+		recs, err := record.Records(h)
+		if err != nil {
+			return kafkaError(err), err.Error()
+		}
+		if !tc.logAppendTime {
+			for _, r := range recs {
+				if e := n.checkTimestamp(tc, record.RecordTimestamp(h, r)); e != "" {
+					return kerr.InvalidTimestamp, e
+				}
+			}
+		}
+	} else if !tc.logAppendTime {
+		if e := n.checkTimestamp(tc, h.MaxTimestamp); e != "" {
+			return kerr.InvalidTimestamp, e
+		}
+	}
+
+	raw := append([]byte(nil), rp.Records...) // the log keeps it; never alias a request
+	record.SetPartitionLeaderEpoch(raw, p.leaderEpoch)
+	if tc.logAppendTime {
+		record.SetLogAppendTime(raw, n.now)
+		h.MaxTimestamp = n.now
+		sp.LogAppendTime = n.now
+	}
+	base, last, rolled := p.log.Append(raw, h, n.now)
+	if rolled {
+		n.events = append(n.events, core.SegmentRolled{Topic: topic, Partition: p.index, BaseOffset: base})
+	}
+	n.writes = append(n.writes, p.log.Writes()...)
+	n.events = append(n.events, core.RecordsAppended{Topic: topic, Partition: p.index, BaseOffset: base,
+		LastOffset: last, Records: h.NumRecords, Bytes: len(raw), LeaderEpoch: p.leaderEpoch})
+	p.hw = p.log.LogEndOffset()
+	n.events = append(n.events, core.HighWatermarkAdvanced{Topic: topic, Partition: p.index, HighWatermark: p.hw})
+	sp.BaseOffset = base
+	sp.LogStartOffset = p.log.LogStartOffset()
+	return nil, ""
+}
+
+// checkTimestamp applies message.timestamp.before/after.max.ms (KIP-937).
+func (n *Node) checkTimestamp(tc topicConfig, ts int64) string {
+	if ts < 0 {
+		return ""
+	}
+	if ts > n.now && ts-n.now > tc.afterMaxMs {
+		return fmt.Sprintf("timestamp %d is more than message.timestamp.after.max.ms=%d ahead of the broker clock %d", ts, tc.afterMaxMs, n.now)
+	}
+	if ts < n.now && n.now-ts > tc.beforeMaxMs {
+		return fmt.Sprintf("timestamp %d is more than message.timestamp.before.max.ms=%d behind the broker clock %d", ts, tc.beforeMaxMs, n.now)
+	}
+	return ""
+}
+
+// kafkaError maps a record validation error to its Kafka error.
+func kafkaError(err error) *kerr.Error {
+	var re *record.Error
+	if errors.As(err, &re) {
+		return re.Code
+	}
+	return kerr.CorruptMessage
+}

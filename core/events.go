@@ -1,0 +1,141 @@
+package core
+
+// Event is a typed observation made by a machine or by the host that runs it.
+// The UI animates events; simulation checkers verify invariants on them.
+type Event interface{ event() }
+
+// Broker events.
+type (
+	// TopicCreated: a topic exists with its partitions and effective configs.
+	TopicCreated struct {
+		Topic      string
+		Partitions int32
+		Configs    map[string]string
+	}
+	// RecordsAppended: a batch was appended to a partition's log.
+	RecordsAppended struct {
+		Topic       string
+		Partition   int32
+		BaseOffset  int64
+		LastOffset  int64
+		Records     int32
+		Bytes       int
+		LeaderEpoch int32
+	}
+	// HighWatermarkAdvanced: consumers can now read below HighWatermark.
+	HighWatermarkAdvanced struct {
+		Topic         string
+		Partition     int32
+		HighWatermark int64
+	}
+	// SegmentRolled: a new active segment starts at BaseOffset.
+	SegmentRolled struct {
+		Topic      string
+		Partition  int32
+		BaseOffset int64
+	}
+	// SegmentDeleted: retention removed the segment [BaseOffset, NextOffset).
+	SegmentDeleted struct {
+		Topic      string
+		Partition  int32
+		BaseOffset int64
+		NextOffset int64
+		Reason     string // the config that caused it: retention.ms or retention.bytes
+	}
+	// LogStartOffsetAdvanced: offsets below LogStartOffset are gone for good.
+	LogStartOffsetAdvanced struct {
+		Topic          string
+		Partition      int32
+		LogStartOffset int64
+	}
+	// LogRecovered: opening the log found an invalid tail and cut it off.
+	LogRecovered struct {
+		Topic          string
+		Partition      int32
+		Segment        string
+		TruncatedBytes int64
+		NextOffset     int64
+		Reason         string
+	}
+	// RequestFailed: a partition of a request was answered with a Kafka error.
+	RequestFailed struct {
+		API       string
+		Topic     string
+		Partition int32
+		Error     string // Kafka's error name, e.g. MESSAGE_TOO_LARGE
+	}
+)
+
+// Client events.
+type (
+	// RecordPartitioned: the producer chose a partition for a record.
+	RecordPartitioned struct {
+		Topic     string
+		Partition int32
+		Key       []byte
+		Reason    string // "murmur2", "sticky", "explicit"
+	}
+	// RecordAcked: the broker acknowledged the record at Offset (-1 with acks=0).
+	RecordAcked struct {
+		Topic     string
+		Partition int32
+		Offset    int64
+		Key       []byte
+		Value     []byte
+	}
+	// ProduceFailed: the record will not be retried any more.
+	ProduceFailed struct {
+		Topic     string
+		Partition int32
+		Key       []byte
+		Value     []byte
+		Error     string
+	}
+	// RecordConsumed: the consumer read a record.
+	RecordConsumed struct {
+		Topic     string
+		Partition int32
+		Offset    int64
+		Timestamp int64
+		Key       []byte
+		Value     []byte
+	}
+	// OffsetReset: the consumer's position moved because of auto.offset.reset.
+	OffsetReset struct {
+		Topic     string
+		Partition int32
+		Offset    int64
+		Reason    string
+	}
+)
+
+// Network events, emitted by the host (sim) that carries envelopes.
+type (
+	MessageSent      struct{ Envelope Envelope }
+	MessageDelivered struct{ Envelope Envelope }
+	MessageDropped   struct {
+		Envelope Envelope
+		Reason   string
+	}
+	// StorageFailed: the host could not persist a machine's writes and
+	// stopped it rather than send messages that promise durability.
+	StorageFailed struct{ Err string }
+)
+
+func (TopicCreated) event()           {}
+func (RecordsAppended) event()        {}
+func (HighWatermarkAdvanced) event()  {}
+func (SegmentRolled) event()          {}
+func (SegmentDeleted) event()         {}
+func (LogStartOffsetAdvanced) event() {}
+func (LogRecovered) event()           {}
+func (RequestFailed) event()          {}
+func (RecordPartitioned) event()      {}
+func (RecordAcked) event()            {}
+func (ProduceFailed) event()          {}
+func (RecordConsumed) event()         {}
+func (OffsetReset) event()            {}
+func (MessageSent) event()            {}
+func (MessageDelivered) event()       {}
+func (MessageDropped) event()         {}
+func (StorageFailed) event()          {}

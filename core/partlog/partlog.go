@@ -1,0 +1,395 @@
+// Package partlog is one partition's log: an append-only sequence of record
+// batches (v2 format) split into segments, with offsets assigned here and never
+// reused, time- and size-based retention, and recovery of a torn tail.
+//
+// Every batch is kept in memory (Streamlab logs are small); the store is a
+// write-behind copy: the log describes its changes as storage.Writes that the
+// host persists before any acknowledgement leaves. Each segment is one store
+// object "<dir>/<base offset, 20 digits>.log" holding concatenated batches, as
+// in Kafka's log directory (indexes are rebuilt in memory on open).
+package partlog
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamlab/streamlab/core/record"
+	"github.com/streamlab/streamlab/core/storage"
+)
+
+// Kafka's defaults (LogConfig / ServerLogConfigs).
+const (
+	DefaultSegmentBytes   = 1 << 30
+	DefaultSegmentMs      = 7 * 24 * 60 * 60 * 1000
+	DefaultRetentionMs    = 7 * 24 * 60 * 60 * 1000
+	DefaultRetentionBytes = -1
+)
+
+// Config is the subset of topic configs the log enforces.
+type Config struct {
+	SegmentBytes   int64 // segment.bytes
+	SegmentMs      int64 // segment.ms
+	RetentionMs    int64 // retention.ms; -1 keeps forever
+	RetentionBytes int64 // retention.bytes; -1 means no size limit
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{DefaultSegmentBytes, DefaultSegmentMs, DefaultRetentionMs, DefaultRetentionBytes}
+}
+
+// Batch is one stored record batch.
+type Batch struct {
+	Base, Last   int64 // first and last offset
+	MaxTimestamp int64
+	Raw          []byte
+}
+
+type segment struct {
+	base    int64
+	next    int64 // offset after the last batch (== base when empty)
+	size    int64
+	batches []Batch
+}
+
+func (s *segment) maxTimestamp() int64 {
+	ts := int64(-1)
+	for _, b := range s.batches {
+		ts = max(ts, b.MaxTimestamp)
+	}
+	return ts
+}
+
+// SegmentInfo describes a segment for the UI.
+type SegmentInfo struct {
+	Base, Next   int64
+	Bytes        int64
+	Batches      int
+	MaxTimestamp int64
+}
+
+// Deletion describes a segment removed by retention.
+type Deletion struct {
+	Base, Next int64
+	Reason     string // retention.ms or retention.bytes
+}
+
+// Recovery describes a torn or corrupt tail cut off by Open.
+type Recovery struct {
+	Segment        string
+	TruncatedBytes int64
+	NextOffset     int64
+	Reason         string
+}
+
+// Log is a partition log.
+type Log struct {
+	dir      string
+	cfg      Config
+	segs     []*segment // never empty: the last one is the active segment
+	logStart int64
+	size     int64
+	writes   []storage.Write
+}
+
+// New creates an empty log whose first offset is 0.
+func New(dir string, cfg Config) *Log {
+	l := &Log{dir: dir, cfg: cfg}
+	l.segs = []*segment{{}}
+	l.writes = append(l.writes, storage.Write{Op: storage.OpAppend, Name: l.segName(0)})
+	return l
+}
+
+// Open rebuilds a log from store. A segment that ends in an invalid batch
+// (torn write, bad CRC) is cut at the last valid batch and every later segment
+// is dropped, as Kafka's recovery does; each cut is reported as a Recovery and
+// its writes are queued like any other change.
+func Open(store storage.Store, dir string, cfg Config) (*Log, []Recovery, error) {
+	names, err := store.List(dir + "/")
+	if err != nil {
+		return nil, nil, err
+	}
+	type obj struct {
+		name string
+		base int64
+	}
+	var objs []obj
+	for _, n := range names {
+		rest := strings.TrimPrefix(n, dir+"/")
+		if !strings.HasSuffix(rest, ".log") || strings.Contains(rest, "/") {
+			continue
+		}
+		base, err := strconv.ParseInt(strings.TrimSuffix(rest, ".log"), 10, 64)
+		if err != nil || base < 0 {
+			continue
+		}
+		objs = append(objs, obj{n, base})
+	}
+	if len(objs) == 0 {
+		return New(dir, cfg), nil, nil
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].base < objs[j].base })
+
+	l := &Log{dir: dir, cfg: cfg, logStart: objs[0].base}
+	var recs []Recovery
+	for i, o := range objs {
+		data, err := store.Read(o.name)
+		if err != nil {
+			return nil, nil, err
+		}
+		seg := &segment{base: o.base, next: o.base}
+		var reason string
+		if n := len(l.segs); n > 0 && l.segs[n-1].next != o.base {
+			reason = fmt.Sprintf("segment starts at %d but the previous one ends at %d", o.base, l.segs[n-1].next)
+			data = data[:0]
+		}
+		valid, err := record.Iterate(data, func(h kmsg.RecordBatch, raw []byte) bool {
+			last := h.FirstOffset + int64(h.LastOffsetDelta)
+			if h.FirstOffset != seg.next || h.LastOffsetDelta < 0 {
+				reason = fmt.Sprintf("batch at offset %d where %d was expected", h.FirstOffset, seg.next)
+				return false
+			}
+			seg.batches = append(seg.batches, Batch{Base: h.FirstOffset, Last: last, MaxTimestamp: h.MaxTimestamp, Raw: raw})
+			seg.next = last + 1
+			seg.size += int64(len(raw))
+			return true
+		})
+		if reason == "" && err != nil {
+			reason = err.Error()
+		}
+		if reason != "" {
+			valid = int(seg.size)
+		}
+		if valid < len(data) || reason != "" {
+			if reason == "" {
+				reason = "invalid batch"
+			}
+			cut := int64(len(data) - valid)
+			l.writes = append(l.writes, storage.Write{Op: storage.OpTruncate, Name: o.name, Size: int64(valid)})
+			recs = append(recs, Recovery{Segment: o.name, TruncatedBytes: cut, NextOffset: seg.next, Reason: reason})
+			l.segs = append(l.segs, seg)
+			l.size += seg.size
+			for _, later := range objs[i+1:] {
+				l.writes = append(l.writes, storage.Write{Op: storage.OpRemove, Name: later.name})
+				recs = append(recs, Recovery{Segment: later.name, NextOffset: seg.next, Reason: "follows a truncated segment"})
+			}
+			break
+		}
+		l.segs = append(l.segs, seg)
+		l.size += seg.size
+	}
+	return l, recs, nil
+}
+
+// Writes returns and forgets the store changes made since the last call.
+func (l *Log) Writes() []storage.Write {
+	w := l.writes
+	l.writes = nil
+	return w
+}
+
+// LogStartOffset is the first offset still in the log.
+func (l *Log) LogStartOffset() int64 { return l.logStart }
+
+// LogEndOffset is the offset the next batch will get.
+func (l *Log) LogEndOffset() int64 { return l.active().next }
+
+// Size is the number of bytes in all segments.
+func (l *Log) Size() int64 { return l.size }
+
+// Segments describes the segments, oldest first.
+func (l *Log) Segments() []SegmentInfo {
+	out := make([]SegmentInfo, len(l.segs))
+	for i, s := range l.segs {
+		out[i] = SegmentInfo{Base: s.base, Next: s.next, Bytes: s.size, Batches: len(s.batches), MaxTimestamp: s.maxTimestamp()}
+	}
+	return out
+}
+
+func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
+
+func (l *Log) segName(base int64) string { return fmt.Sprintf("%s/%020d.log", l.dir, base) }
+
+// Append stores one validated batch, giving it the next offsets (the batch's
+// base offset field is overwritten; it is outside the CRC). now is the
+// broker's clock, used for segment.ms. The log owns raw afterwards.
+func (l *Log) Append(raw []byte, h kmsg.RecordBatch, now int64) (base, last int64, rolled bool) {
+	seg := l.active()
+	if len(seg.batches) > 0 && (seg.size+int64(len(raw)) > l.cfg.SegmentBytes ||
+		(l.cfg.SegmentMs >= 0 && now-seg.batches[0].MaxTimestamp > l.cfg.SegmentMs)) {
+		// Kafka rolls on size (segment.bytes) or on the age of the segment's
+		// first batch (segment.ms, LogSegment.shouldRoll).
+		l.roll()
+		seg = l.active()
+		rolled = true
+	}
+	base = seg.next
+	last = base + int64(h.LastOffsetDelta)
+	record.SetBaseOffset(raw, base)
+	seg.batches = append(seg.batches, Batch{Base: base, Last: last, MaxTimestamp: h.MaxTimestamp, Raw: raw})
+	seg.next = last + 1
+	seg.size += int64(len(raw))
+	l.size += int64(len(raw))
+	l.writes = append(l.writes, storage.Write{Op: storage.OpAppend, Name: l.segName(seg.base), Data: raw})
+	return base, last, rolled
+}
+
+// roll starts a new, empty active segment at the log end offset.
+func (l *Log) roll() {
+	next := l.active().next
+	l.segs = append(l.segs, &segment{base: next, next: next})
+	l.writes = append(l.writes, storage.Write{Op: storage.OpAppend, Name: l.segName(next)})
+}
+
+// ErrOffsetOutOfRange is returned by Read for an offset outside
+// [LogStartOffset, LogEndOffset].
+var ErrOffsetOutOfRange = kerr.OffsetOutOfRange
+
+// Read returns whole batches starting with the one that holds offset, stopping
+// before upTo (the high watermark for consumers) and before maxBytes is
+// exceeded, except that with minOne the first batch is returned even if it is
+// larger than maxBytes so that a consumer can always make progress (KIP-74).
+// Reading at the log end returns nothing.
+func (l *Log) Read(offset, upTo int64, maxBytes int, minOne bool) ([]byte, error) {
+	if offset < l.logStart || offset > l.LogEndOffset() {
+		return nil, ErrOffsetOutOfRange
+	}
+	var out []byte
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].next > offset })
+	for ; i < len(l.segs); i++ {
+		s := l.segs[i]
+		j := sort.Search(len(s.batches), func(j int) bool { return s.batches[j].Last >= offset })
+		for ; j < len(s.batches); j++ {
+			b := s.batches[j]
+			if b.Last >= upTo {
+				return out, nil
+			}
+			if len(out)+len(b.Raw) > maxBytes && !(minOne && len(out) == 0) {
+				return out, nil
+			}
+			out = append(out, b.Raw...)
+		}
+	}
+	return out, nil
+}
+
+// Batches calls fn for every batch from offset on, oldest first, until fn
+// returns false.
+func (l *Log) Batches(offset int64, fn func(Batch) bool) {
+	for _, s := range l.segs {
+		if s.next <= offset {
+			continue
+		}
+		for _, b := range s.batches {
+			if b.Last >= offset && !fn(b) {
+				return
+			}
+		}
+	}
+}
+
+// OffsetForTimestamp returns the first offset whose record timestamp is >= ts
+// and that timestamp, or (-1, -1) if there is none below upTo (ListOffsets).
+func (l *Log) OffsetForTimestamp(ts, upTo int64) (offset, timestamp int64) {
+	offset, timestamp = -1, -1
+	l.Batches(l.logStart, func(b Batch) bool {
+		if b.Base >= upTo {
+			return false
+		}
+		if b.MaxTimestamp < ts {
+			return true
+		}
+		h, _, err := record.ParseBatch(b.Raw)
+		if err == nil {
+			if recs, err := record.StoredRecords(h); err == nil {
+				for _, r := range recs {
+					o, t := b.Base+int64(r.OffsetDelta), record.RecordTimestamp(h, r)
+					if t >= ts && o >= l.logStart && o < upTo {
+						offset, timestamp = o, t
+						return false
+					}
+				}
+			}
+		}
+		// A batch we cannot decode (compression we do not support): its
+		// base offset is the best answer, as Kafka's time index would give.
+		offset, timestamp = max(b.Base, l.logStart), b.MaxTimestamp
+		return false
+	})
+	return offset, timestamp
+}
+
+// MaxTimestamp returns the offset and timestamp of the record with the largest
+// timestamp (ListOffsets -3, KIP-734), or (-1, -1) for an empty log.
+func (l *Log) MaxTimestamp(upTo int64) (offset, timestamp int64) {
+	offset, timestamp = -1, -1
+	l.Batches(l.logStart, func(b Batch) bool {
+		if b.Base >= upTo {
+			return false
+		}
+		if b.MaxTimestamp > timestamp {
+			offset, timestamp = b.Last, b.MaxTimestamp
+			if h, _, err := record.ParseBatch(b.Raw); err == nil {
+				if recs, err := record.StoredRecords(h); err == nil {
+					for _, r := range recs {
+						if record.RecordTimestamp(h, r) == b.MaxTimestamp {
+							offset = b.Base + int64(r.OffsetDelta)
+							break
+						}
+					}
+				}
+			}
+		}
+		return true
+	})
+	return offset, timestamp
+}
+
+// ApplyRetention deletes the oldest segments that breach retention.ms or
+// retention.bytes, never a segment holding offsets at or above hw, and
+// returns what it deleted. It follows UnifiedLog.deletableSegments: segments
+// are considered oldest first and the scan stops at the first one kept; if
+// every segment goes, a new empty active segment is rolled first so that
+// offsets keep counting.
+func (l *Log) ApplyRetention(now, hw int64) []Deletion {
+	var out []Deletion
+	sizeExcess := int64(-1)
+	if l.cfg.RetentionBytes >= 0 {
+		sizeExcess = l.size - l.cfg.RetentionBytes
+	}
+	for len(l.segs) > 0 {
+		s := l.segs[0]
+		if len(s.batches) == 0 || s.next > hw {
+			break
+		}
+		var reason string
+		switch {
+		case l.cfg.RetentionMs >= 0 && now-s.maxTimestamp() > l.cfg.RetentionMs:
+			reason = "retention.ms"
+		case sizeExcess >= s.size:
+			reason = "retention.bytes"
+		}
+		if reason == "" {
+			break
+		}
+		if len(l.segs) == 1 {
+			l.roll()
+		}
+		sizeExcess -= s.size
+		l.size -= s.size
+		l.segs = l.segs[1:]
+		l.logStart = l.segs[0].base
+		l.writes = append(l.writes, storage.Write{Op: storage.OpRemove, Name: l.segName(s.base)})
+		out = append(out, Deletion{Base: s.base, Next: s.next, Reason: reason})
+	}
+	return out
+}
+
+// IsOutOfRange reports whether err means the offset is outside the log.
+func IsOutOfRange(err error) bool { return errors.Is(err, kerr.OffsetOutOfRange) }

@@ -1,0 +1,92 @@
+// Package storage is the one small interface between the deterministic core and
+// whatever keeps its bytes: memory, files, IndexedDB. A store is a flat set of
+// named, append-only objects (a log segment is one object). Machines never call
+// a store while they run: they describe Writes in their Ready, and the host
+// applies them with Apply before any message leaves. Stores are read only when
+// a machine is opened (recovery).
+package storage
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrNotFound is returned by Read, Truncate and Remove for a missing object.
+var ErrNotFound = errors.New("storage: object not found")
+
+// Store is implemented by every backend. Names are slash-separated paths made
+// of [A-Za-z0-9._-] segments; backends may reject other names.
+type Store interface {
+	// Append adds data at the end of the named object, creating it if needed
+	// (an empty Append creates an empty object).
+	Append(name string, data []byte) error
+	// Put replaces the whole object atomically: a reader sees the old or the
+	// new content, never a mix.
+	Put(name string, data []byte) error
+	// Read returns the whole object.
+	Read(name string) ([]byte, error)
+	// Truncate cuts the object to size bytes (size <= current size).
+	Truncate(name string, size int64) error
+	// Remove deletes the object.
+	Remove(name string) error
+	// List returns the names that start with prefix, sorted.
+	List(prefix string) ([]string, error)
+}
+
+// Op is what a Write does.
+type Op uint8
+
+const (
+	OpAppend Op = iota + 1
+	OpPut
+	OpTruncate
+	OpRemove
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpAppend:
+		return "append"
+	case OpPut:
+		return "put"
+	case OpTruncate:
+		return "truncate"
+	case OpRemove:
+		return "remove"
+	}
+	return fmt.Sprintf("Op(%d)", uint8(o))
+}
+
+// Write is one change a machine asks its host to make durable.
+type Write struct {
+	Op   Op
+	Name string
+	Data []byte // OpAppend, OpPut
+	Size int64  // OpTruncate
+}
+
+// Apply makes writes durable in order and stops at the first error.
+func Apply(s Store, writes []Write) error {
+	for _, w := range writes {
+		var err error
+		switch w.Op {
+		case OpAppend:
+			err = s.Append(w.Name, w.Data)
+		case OpPut:
+			err = s.Put(w.Name, w.Data)
+		case OpTruncate:
+			err = s.Truncate(w.Name, w.Size)
+		case OpRemove:
+			err = s.Remove(w.Name)
+			if errors.Is(err, ErrNotFound) {
+				err = nil
+			}
+		default:
+			err = fmt.Errorf("storage: unknown op %v", w.Op)
+		}
+		if err != nil {
+			return fmt.Errorf("storage: %v %q: %w", w.Op, w.Name, err)
+		}
+	}
+	return nil
+}
