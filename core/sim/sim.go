@@ -107,10 +107,21 @@ func (s *Sim) Crash(id core.NodeID) {
 			break
 		}
 	}
+	s.dropFlights(func(e core.Envelope) bool { return e.To == id || e.From == id }, fmt.Sprintf("node %d crashed", id))
+}
+
+// Cut drops every message between a and b, in both directions, until Heal;
+// messages already in flight between them are lost too.
+func (s *Sim) Cut(a, b core.NodeID) {
+	s.cut[link(a, b)] = true
+	s.dropFlights(func(e core.Envelope) bool { return link(e.From, e.To) == link(a, b) }, "network cut")
+}
+
+func (s *Sim) dropFlights(match func(core.Envelope) bool, reason string) {
 	kept := s.flight[:0]
 	for _, f := range s.flight {
-		if f.env.To == id || f.env.From == id {
-			s.record(id, core.MessageDropped{Envelope: f.env, Reason: fmt.Sprintf("node %d crashed", id)})
+		if match(f.env) {
+			s.record(f.env.From, core.MessageDropped{Envelope: f.env, Reason: reason})
 			continue
 		}
 		kept = append(kept, f)
@@ -118,9 +129,6 @@ func (s *Sim) Crash(id core.NodeID) {
 	s.flight = kept
 	heap.Init(&s.flight)
 }
-
-// Cut drops every message between a and b, in both directions, until Heal.
-func (s *Sim) Cut(a, b core.NodeID) { s.cut[link(a, b)] = true }
 
 // Heal undoes Cut.
 func (s *Sim) Heal(a, b core.NodeID) { delete(s.cut, link(a, b)) }
@@ -146,6 +154,21 @@ func (s *Sim) RunUntil(cond func() bool, maxMs int64) bool {
 		s.step(end)
 	}
 	return true
+}
+
+// Jump fast-forwards the clock by ms, as when a learner skips a week to
+// watch retention: messages in flight are delivered at their times, but
+// machines are ticked only once, at the end (so timeouts that fall inside the
+// jump fire together).
+func (s *Sim) Jump(ms int64) {
+	end := s.now + ms
+	for len(s.flight) > 0 && s.flight[0].at <= end {
+		s.now = max(s.now, s.flight[0].at)
+		s.deliverDue()
+	}
+	s.now = end
+	s.nextTick = end
+	s.step(end)
 }
 
 func (s *Sim) runTo(end int64) {
