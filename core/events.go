@@ -139,3 +139,29 @@ func (MessageSent) event()            {}
 func (MessageDelivered) event()       {}
 func (MessageDropped) event()         {}
 func (StorageFailed) event()          {}
+
+// More client events (core/client).
+type (
+	// ProduceRetried: a batch got a retriable error and goes back to the
+	// front of its partition's queue to be sent again after retry.backoff.ms.
+	ProduceRetried struct {
+		Topic     string
+		Partition int32
+		Records   int
+		Attempt   int
+		Error     string
+	}
+	// ConsumeFailed: the consumer cannot go on reading a partition from
+	// Offset: auto.offset.reset=none without a position, a batch it cannot
+	// decode, or a non-retriable error. It retries after a backoff, or, for
+	// a missing position, waits for a Seek.
+	ConsumeFailed struct {
+		Topic     string
+		Partition int32
+		Offset    int64
+		Error     string
+	}
+)
+
+func (ProduceRetried) event() {}
+func (ConsumeFailed) event()  {}

@@ -262,7 +262,7 @@ func (s *Sim) send(env core.Envelope) {
 	}
 	s.linkTail[dir] = at
 	s.seq++
-	heap.Push(&s.flight, flight{at: at, seq: s.seq, env: env})
+	heap.Push(&s.flight, flight{sentAt: s.now, at: at, seq: s.seq, env: env})
 }
 
 func (s *Sim) record(id core.NodeID, ev core.Event) {
@@ -281,9 +281,9 @@ func link(a, b core.NodeID) [2]core.NodeID {
 }
 
 type flight struct {
-	at  int64
-	seq uint64
-	env core.Envelope
+	sentAt, at int64
+	seq        uint64
+	env        core.Envelope
 }
 
 type flightQueue []flight
@@ -302,4 +302,20 @@ func (q *flightQueue) Pop() any {
 	f := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return f
+}
+
+// Flight is a message on its way.
+type Flight struct {
+	SentAt, At int64
+	Envelope   core.Envelope
+}
+
+// InFlight lists the messages on their way, soonest first.
+func (s *Sim) InFlight() []Flight {
+	out := make([]Flight, len(s.flight))
+	for i, f := range s.flight {
+		out[i] = Flight{SentAt: f.sentAt, At: f.at, Envelope: f.env}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].At < out[j].At })
+	return out
 }

@@ -1,0 +1,32 @@
+// Package client holds Streamlab's simulated Kafka clients, a Producer and a
+// Consumer, as deterministic state machines (core.Machine). They speak real
+// Kafka requests (kmsg) to brokers through Envelopes, follow the Java
+// client's rules, configs and defaults, and report what happens as core
+// events: RecordPartitioned, RecordAcked, ProduceRetried, ProduceFailed,
+// RecordConsumed, OffsetReset, ConsumeFailed.
+//
+// Like the Java client, every connection starts with ApiVersions and then
+// uses the highest version both sides know; metadata is fetched for the
+// topics in use and refreshed on errors and every metadata.max.age.ms;
+// requests time out after request.timeout.ms, which closes the connection.
+//
+// Randomness (sticky partition choice, backoff jitter) comes from the seed in
+// the config; time only from Tick.
+//
+// Simplified compared with the Java client (the UI should say so):
+//   - no idempotence or transactions yet: retries may duplicate, and with
+//     max.in.flight > 1 reorder, records (as Kafka with enable.idempotence=false);
+//   - no compression, no buffer.memory limit, no interceptors or serializers;
+//   - the sticky partitioner picks uniformly among partitions with a leader,
+//     without adaptive partitioning by queue length (KIP-794's
+//     partitioner.adaptive.partitioning.enable);
+//   - no leader hints from Produce/Fetch answers (KIP-951): a leader change is
+//     learned from a Metadata refresh;
+//   - the consumer has no group (assign() mode), no fetch sessions (KIP-227),
+//     no position validation after a leader change (KIP-320
+//     OffsetsForLeaderEpoch), reads read_uncommitted only and ignores quota
+//     throttling;
+//   - one logical connection per broker, and a broker that is down shows up
+//     as an ApiVersions handshake that times out after
+//     socket.connection.setup.timeout.ms (10 s): there is no TCP connect.
+package client

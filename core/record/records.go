@@ -1,0 +1,261 @@
+package record
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// MaxUncompressedBytes bounds what one compressed batch may expand to, so a
+// small gzip bomb cannot take the tab's memory. Kafka streams records and has
+// no such bound; 64 MiB is far above a producer batch (batch.size 16 KiB,
+// max.request.size 1 MiB) at any realistic compression ratio. A batch over it
+// is answered MESSAGE_TOO_LARGE (Streamlab's choice).
+const MaxUncompressedBytes = 64 << 20
+
+// minRecordSize is the smallest encoded record: a one-byte length varint and
+// six one-byte fields (attributes, timestampDelta, offsetDelta, key length,
+// value length, header count). It bounds how many records a buffer can hold,
+// so a bogus recordsCount cannot size an allocation.
+const minRecordSize = 7
+
+// Records decodes the records of a batch produced by a client and checks
+// them as Kafka's broker does for AppendOrigin.CLIENT
+// (LogValidator.validateBatch): recordsCount > 0 ("Invalid reported count")
+// and lastOffsetDelta+1 == recordsCount ("Inconsistent batch offset range"),
+// both INVALID_RECORD. It also requires offset deltas to be exactly 0..n-1,
+// INVALID_RECORD too. Kafka is laxer there: it rewrites a compressed batch
+// whose inner offsets are wrong ("Some older clients do not implement the V1
+// internal offsets correctly", validateMessagesAndAssignOffsetsCompressed)
+// and does not look at them in an uncompressed one; every v2 client writes
+// 0..n-1, so Streamlab rejects instead of rewriting.
+//
+// The header-only checks of validateBatch (no control batches from clients,
+// a producer id needs baseSequence >= 0) need no decoding and are left to the
+// produce path. Use StoredRecords for batches read back from a log:
+// compaction leaves gaps.
+//
+// Key, Value and header values alias the batch's Records bytes (or the
+// decompressed buffer); a null key or value is nil, an empty one is non-nil.
+func Records(b kmsg.RecordBatch) ([]kmsg.Record, error) {
+	if b.NumRecords <= 0 {
+		return nil, invalid("invalid reported count for record batch: %d", b.NumRecords)
+	}
+	if int64(b.LastOffsetDelta)+1 != int64(b.NumRecords) {
+		return nil, invalid("inconsistent batch offset range: lastOffsetDelta %d and count of records %d", b.LastOffsetDelta, b.NumRecords)
+	}
+	recs, err := decode(b)
+	if err != nil {
+		return nil, err
+	}
+	for i := range recs {
+		if recs[i].OffsetDelta != int32(i) {
+			return nil, invalid("record %d has offset delta %d, want %d", i, recs[i].OffsetDelta, i)
+		}
+	}
+	return recs, nil
+}
+
+// StoredRecords decodes the records of a batch read from a log or a fetch
+// response. Compaction removes records but keeps the batch and its
+// lastOffsetDelta (and may keep an empty batch to preserve producer state,
+// KIP-98/LogCleaner), so offset deltas need only increase strictly within
+// 0..lastOffsetDelta, and recordsCount may be 0.
+func StoredRecords(b kmsg.RecordBatch) ([]kmsg.Record, error) {
+	if b.NumRecords < 0 {
+		return nil, invalid("invalid record count %d", b.NumRecords)
+	}
+	recs, err := decode(b)
+	if err != nil {
+		return nil, err
+	}
+	prev := int32(-1)
+	for i := range recs {
+		d := recs[i].OffsetDelta
+		if d <= prev || d > b.LastOffsetDelta {
+			return nil, invalid("record %d has offset delta %d after %d, last offset delta %d", i, d, prev, b.LastOffsetDelta)
+		}
+		prev = d
+	}
+	return recs, nil
+}
+
+// decode decompresses and splits the records, checking their structure as
+// DefaultRecord.readFrom and DefaultRecordBatch.RecordIterator do: exactly
+// recordsCount records that use every byte, each record exactly its declared
+// size. Kafka throws InvalidRecordException for all of these, so
+// INVALID_RECORD.
+func decode(b kmsg.RecordBatch) ([]kmsg.Record, error) {
+	data := b.Records
+	switch c := CompressionOf(b.Attributes); c {
+	case None:
+	case Gzip:
+		var err error
+		if data, err = gunzip(data, MaxUncompressedBytes); err != nil {
+			return nil, err
+		}
+	case Snappy, LZ4, Zstd:
+		return nil, &Error{Code: kerr.UnsupportedCompressionType, Reason: c.String() + " compression is not supported by Streamlab"}
+	default:
+		// CompressionType.forId throws IllegalArgumentException for ids
+		// 5..7; the batch is garbage, so CORRUPT_MESSAGE.
+		return nil, corrupt("unknown compression type id %d", int8(c))
+	}
+
+	n := int(b.NumRecords)
+	if n > len(data)/minRecordSize {
+		return nil, invalid("%d records cannot fit in %d bytes", n, len(data))
+	}
+	recs := make([]kmsg.Record, n)
+	r := reader{b: data}
+	for i := range recs {
+		if err := r.record(&recs[i]); err != nil {
+			return nil, invalid("record %d: %v", i, err)
+		}
+	}
+	if len(r.b) != 0 {
+		return nil, invalid("incorrect declared batch size, %d bytes remain after %d records", len(r.b), n)
+	}
+	return recs, nil
+}
+
+// gunzip inflates a gzip records section of at most limit bytes. A stream
+// that does not inflate is damaged bytes, so CORRUPT_MESSAGE; Kafka surfaces
+// the IOException as a KafkaException, which maps to no specific code.
+func gunzip(data []byte, limit int64) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, corrupt("gzip: %v", err)
+	}
+	var out bytes.Buffer
+	// Read one byte past the limit to tell "exactly at" from "over".
+	n, err := out.ReadFrom(io.LimitReader(zr, limit+1))
+	if err != nil {
+		return nil, corrupt("gzip: %v", err)
+	}
+	if n > limit {
+		return nil, &Error{Code: kerr.MessageTooLarge, Reason: "gzip batch expands beyond MaxUncompressedBytes"}
+	}
+	return out.Bytes(), nil
+}
+
+var (
+	errShort  = errors.New("premature end of records")
+	errVarint = errors.New("malformed varint")
+)
+
+// reader reads Kafka's zig-zag varints (ByteUtils.readVarint/readVarlong).
+type reader struct{ b []byte }
+
+func (r *reader) varint() (int32, error) {
+	u, n := binary.Uvarint(r.b)
+	// ByteUtils.readVarint reads at most 5 bytes.
+	if n <= 0 || n > 5 || u > math.MaxUint32 {
+		if n == 0 {
+			return 0, errShort
+		}
+		return 0, errVarint
+	}
+	r.b = r.b[n:]
+	v := uint32(u)
+	return int32(v>>1) ^ -int32(v&1), nil
+}
+
+func (r *reader) varlong() (int64, error) {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		if n == 0 {
+			return 0, errShort
+		}
+		return 0, errVarint
+	}
+	r.b = r.b[n:]
+	return v, nil
+}
+
+// bytes reads a varint-length-prefixed byte string; null is nil.
+func (r *reader) bytes() ([]byte, error) {
+	l, err := r.varint()
+	if err != nil {
+		return nil, err
+	}
+	if l < 0 {
+		return nil, nil // DefaultRecord.readFrom: any negative size is null
+	}
+	if int(l) > len(r.b) {
+		return nil, errShort
+	}
+	if l == 0 {
+		return []byte{}, nil // empty, not null
+	}
+	v := r.b[:l:l]
+	r.b = r.b[l:]
+	return v, nil
+}
+
+// record reads one record (DefaultRecord.readFrom).
+func (r *reader) record(rec *kmsg.Record) error {
+	size, err := r.varint()
+	if err != nil {
+		return err
+	}
+	if size < 0 || int(size) > len(r.b) {
+		return errors.New("invalid record size")
+	}
+	body := reader{b: r.b[:size]}
+	r.b = r.b[size:]
+	rec.Length = size
+	if len(body.b) < 1 {
+		return errShort
+	}
+	rec.Attributes = int8(body.b[0])
+	body.b = body.b[1:]
+	if rec.TimestampDelta64, err = body.varlong(); err != nil {
+		return err
+	}
+	rec.TimestampDelta = int32(rec.TimestampDelta64)
+	if rec.OffsetDelta, err = body.varint(); err != nil {
+		return err
+	}
+	if rec.Key, err = body.bytes(); err != nil {
+		return err
+	}
+	if rec.Value, err = body.bytes(); err != nil {
+		return err
+	}
+	nh, err := body.varint()
+	if err != nil {
+		return err
+	}
+	// Kafka: "Found invalid number of record headers" when negative or more
+	// than the remaining bytes; each header takes at least two.
+	if nh < 0 || int(nh) > len(body.b)/2 {
+		return errors.New("invalid number of record headers")
+	}
+	if nh > 0 {
+		rec.Headers = make([]kmsg.Header, nh)
+	}
+	for i := range rec.Headers {
+		k, err := body.bytes()
+		if err != nil {
+			return err
+		}
+		if k == nil {
+			return errors.New("null header key") // "Invalid negative header key size"
+		}
+		rec.Headers[i].Key = string(k)
+		if rec.Headers[i].Value, err = body.bytes(); err != nil {
+			return err
+		}
+	}
+	if len(body.b) != 0 {
+		return errors.New("record body longer than its fields")
+	}
+	return nil
+}

@@ -1,0 +1,9 @@
+//go:build !linux && !wasm
+
+package e2e
+
+import "os/exec"
+
+func setDeathSignal(*exec.Cmd) {}
+
+func killByUserDataDir(string) int { return 0 }
