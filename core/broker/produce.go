@@ -84,30 +84,49 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 		// InitProducerId yet, so no conforming client sends this.
 		return kerr.UnknownProducerID, "idempotent producers are not implemented yet"
 	}
-	if record.CompressionOf(h.Attributes) == record.None {
+	// LogValidator.validateBatch: the header must agree with itself whatever
+	// the codec, or offsets would go backwards or skip.
+	if h.NumRecords <= 0 || int64(h.LastOffsetDelta)+1 != int64(h.NumRecords) {
+		return kerr.InvalidRecord, fmt.Sprintf("inconsistent batch: %d records, lastOffsetDelta %d", h.NumRecords, h.LastOffsetDelta)
+	}
+	maxTs := h.MaxTimestamp
+	switch record.CompressionOf(h.Attributes) {
+	case record.None, record.Gzip:
 		recs, err := record.Records(h)
 		if err != nil {
 			return kafkaError(err), err.Error()
 		}
-		if !tc.logAppendTime {
-			for _, r := range recs {
-				if e := n.checkTimestamp(tc, record.RecordTimestamp(h, r)); e != "" {
+		maxTs = -1
+		for _, r := range recs {
+			ts := record.RecordTimestamp(h, r)
+			maxTs = max(maxTs, ts)
+			if !tc.logAppendTime {
+				if e := n.checkTimestamp(tc, ts); e != "" {
 					return kerr.InvalidTimestamp, e
 				}
 			}
 		}
-	} else if !tc.logAppendTime {
-		if e := n.checkTimestamp(tc, h.MaxTimestamp); e != "" {
-			return kerr.InvalidTimestamp, e
+	default:
+		// Snappy, LZ4 and zstd batches are stored as sent: Streamlab cannot
+		// decompress them yet, so only the header is checked.
+		if !tc.logAppendTime {
+			if e := n.checkTimestamp(tc, h.MaxTimestamp); e != "" {
+				return kerr.InvalidTimestamp, e
+			}
 		}
 	}
 
 	raw := append([]byte(nil), rp.Records...) // the log keeps it; never alias a request
 	record.SetPartitionLeaderEpoch(raw, p.leaderEpoch)
-	if tc.logAppendTime {
+	switch {
+	case tc.logAppendTime:
 		record.SetLogAppendTime(raw, n.now)
 		h.MaxTimestamp = n.now
 		sp.LogAppendTime = n.now
+	case maxTs != h.MaxTimestamp:
+		// Retention and ListOffsets trust the header: make it the truth.
+		record.SetMaxTimestamp(raw, maxTs)
+		h.MaxTimestamp = maxTs
 	}
 	base, last, rolled := p.log.Append(raw, h, n.now)
 	if rolled {

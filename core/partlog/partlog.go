@@ -126,8 +126,8 @@ func Open(store storage.Store, dir string, cfg Config) (*Log, []Recovery, error)
 			continue
 		}
 		base, err := strconv.ParseInt(strings.TrimSuffix(rest, ".log"), 10, 64)
-		if err != nil || base < 0 {
-			continue
+		if err != nil || base < 0 || rest != fmt.Sprintf("%020d.log", base) {
+			continue // not a segment we wrote: leave it alone
 		}
 		objs = append(objs, obj{n, base})
 	}
@@ -138,23 +138,31 @@ func Open(store storage.Store, dir string, cfg Config) (*Log, []Recovery, error)
 
 	l := &Log{dir: dir, cfg: cfg, logStart: objs[0].base}
 	var recs []Recovery
+	// drop removes objects that cannot follow the recovered log.
+	drop := func(rest []obj, next int64, reason string) {
+		for _, o := range rest {
+			l.writes = append(l.writes, storage.Write{Op: storage.OpRemove, Name: o.name})
+			recs = append(recs, Recovery{Segment: o.name, NextOffset: next, Reason: reason})
+		}
+	}
 	for i, o := range objs {
+		if i > 0 && l.active().next != o.base {
+			next := l.active().next
+			drop(objs[i:], next, fmt.Sprintf("segment starts at %d but the log before it ends at %d", o.base, next))
+			break
+		}
 		data, err := store.Read(o.name)
 		if err != nil {
 			return nil, nil, err
 		}
 		seg := &segment{base: o.base, next: o.base}
 		var reason string
-		if n := len(l.segs); n > 0 && l.segs[n-1].next != o.base {
-			reason = fmt.Sprintf("segment starts at %d but the previous one ends at %d", o.base, l.segs[n-1].next)
-			data = data[:0]
-		}
-		valid, err := record.Iterate(data, func(h kmsg.RecordBatch, raw []byte) bool {
-			last := h.FirstOffset + int64(h.LastOffsetDelta)
+		_, err = record.Iterate(data, func(h kmsg.RecordBatch, raw []byte) bool {
 			if h.FirstOffset != seg.next || h.LastOffsetDelta < 0 {
 				reason = fmt.Sprintf("batch at offset %d where %d was expected", h.FirstOffset, seg.next)
 				return false
 			}
+			last := h.FirstOffset + int64(h.LastOffsetDelta)
 			seg.batches = append(seg.batches, Batch{Base: h.FirstOffset, Last: last, MaxTimestamp: h.MaxTimestamp, Raw: raw})
 			seg.next = last + 1
 			seg.size += int64(len(raw))
@@ -163,26 +171,17 @@ func Open(store storage.Store, dir string, cfg Config) (*Log, []Recovery, error)
 		if reason == "" && err != nil {
 			reason = err.Error()
 		}
-		if reason != "" {
-			valid = int(seg.size)
-		}
-		if valid < len(data) || reason != "" {
+		l.segs = append(l.segs, seg)
+		l.size += seg.size
+		if reason != "" || seg.size < int64(len(data)) {
 			if reason == "" {
 				reason = "invalid batch"
 			}
-			cut := int64(len(data) - valid)
-			l.writes = append(l.writes, storage.Write{Op: storage.OpTruncate, Name: o.name, Size: int64(valid)})
-			recs = append(recs, Recovery{Segment: o.name, TruncatedBytes: cut, NextOffset: seg.next, Reason: reason})
-			l.segs = append(l.segs, seg)
-			l.size += seg.size
-			for _, later := range objs[i+1:] {
-				l.writes = append(l.writes, storage.Write{Op: storage.OpRemove, Name: later.name})
-				recs = append(recs, Recovery{Segment: later.name, NextOffset: seg.next, Reason: "follows a truncated segment"})
-			}
+			l.writes = append(l.writes, storage.Write{Op: storage.OpTruncate, Name: o.name, Size: seg.size})
+			recs = append(recs, Recovery{Segment: o.name, TruncatedBytes: int64(len(data)) - seg.size, NextOffset: seg.next, Reason: reason})
+			drop(objs[i+1:], seg.next, "follows a truncated segment")
 			break
 		}
-		l.segs = append(l.segs, seg)
-		l.size += seg.size
 	}
 	return l, recs, nil
 }

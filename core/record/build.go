@@ -184,3 +184,14 @@ func SetLogAppendTime(raw []byte, ts int64) {
 	be.PutUint64(batch[offMaxTimestamp:], uint64(ts))
 	be.PutUint32(batch[offCRC:], checksum(batch))
 }
+
+// SetMaxTimestamp rewrites the maxTimestamp of a CreateTime batch and its CRC,
+// as Kafka's broker does when a producer's header disagrees with its records
+// (LogValidator.assignOffsetsNonCompressed, DefaultRecordBatch.setMaxTimestamp).
+func SetMaxTimestamp(raw []byte, ts int64) {
+	be := binary.BigEndian
+	n := logOverhead + int(int32(be.Uint32(raw[offLength:])))
+	batch := raw[:n]
+	be.PutUint64(batch[offMaxTimestamp:], uint64(ts))
+	be.PutUint32(batch[offCRC:], checksum(batch))
+}

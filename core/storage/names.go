@@ -16,8 +16,9 @@ var ErrInvalidName = errors.New("storage: invalid object name")
 var ErrConflict = errors.New("storage: name conflicts with an existing object")
 
 // MaxSegmentLen bounds one segment of a name so that every backend can use it
-// as a file name (255 bytes on common file systems) with room for a temp suffix.
-const MaxSegmentLen = 200
+// as a file name (255 bytes on common file systems). It fits Kafka's longest
+// partition directory: a 249-character topic, '-', and a partition number.
+const MaxSegmentLen = 255
 
 // ValidName reports whether name can name an object: slash-separated segments
 // of [A-Za-z0-9._-], none empty, none "." or "..", each at most MaxSegmentLen

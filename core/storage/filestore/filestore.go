@@ -123,7 +123,9 @@ func (s *Store) put(name string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return s.createErr(name, err)
 	}
-	f, err := os.CreateTemp(dir, filepath.Base(p)+tempMark+"*")
+	// The temp name does not repeat the object name: that may already use
+	// all 255 bytes a file name can have.
+	f, err := os.CreateTemp(dir, tempMark+"*")
 	if err != nil {
 		return err
 	}
