@@ -56,6 +56,24 @@ type segment struct {
 	next    int64 // offset after the last batch (== base when empty)
 	size    int64
 	batches []Batch
+	// created and modified are broker-clock times Kafka takes from the
+	// file system (segment creation, mtime); they matter only for batches
+	// without timestamps. -1 until first known: a recovered segment counts
+	// from when the broker first looks at it.
+	created, modified int64
+}
+
+// largestTimestamp is what retention.ms compares with: the largest record
+// timestamp, or the last modification time if no record has one
+// (LogSegment.largestTimestamp).
+func (s *segment) largestTimestamp(now int64) int64 {
+	if ts := s.maxTimestamp(); ts >= 0 {
+		return ts
+	}
+	if s.modified < 0 {
+		s.modified = now
+	}
+	return s.modified
 }
 
 func (s *segment) maxTimestamp() int64 {
@@ -101,7 +119,7 @@ type Log struct {
 // New creates an empty log whose first offset is 0.
 func New(dir string, cfg Config) *Log {
 	l := &Log{dir: dir, cfg: cfg}
-	l.segs = []*segment{{}}
+	l.segs = []*segment{{created: -1, modified: -1}}
 	l.writes = append(l.writes, storage.Write{Op: storage.OpAppend, Name: l.segName(0)})
 	return l
 }
@@ -155,7 +173,7 @@ func Open(store storage.Store, dir string, cfg Config) (*Log, []Recovery, error)
 		if err != nil {
 			return nil, nil, err
 		}
-		seg := &segment{base: o.base, next: o.base}
+		seg := &segment{base: o.base, next: o.base, created: -1, modified: -1}
 		var reason string
 		_, err = record.Iterate(data, func(h kmsg.RecordBatch, raw []byte) bool {
 			if h.FirstOffset != seg.next || h.LastOffsetDelta < 0 {
@@ -220,14 +238,17 @@ func (l *Log) segName(base int64) string { return fmt.Sprintf("%s/%020d.log", l.
 // broker's clock, used for segment.ms. The log owns raw afterwards.
 func (l *Log) Append(raw []byte, h kmsg.RecordBatch, now int64) (base, last int64, rolled bool) {
 	seg := l.active()
-	if len(seg.batches) > 0 && (seg.size+int64(len(raw)) > l.cfg.SegmentBytes ||
-		(l.cfg.SegmentMs >= 0 && now-seg.batches[0].MaxTimestamp > l.cfg.SegmentMs)) {
-		// Kafka rolls on size (segment.bytes) or on the age of the segment's
-		// first batch (segment.ms, LogSegment.shouldRoll).
-		l.roll()
+	if seg.created < 0 {
+		seg.created = now
+	}
+	if len(seg.batches) > 0 && (seg.size+int64(len(raw)) > l.cfg.SegmentBytes || (l.cfg.SegmentMs >= 0 && seg.waited(now, h.MaxTimestamp) > l.cfg.SegmentMs)) {
+		// Kafka rolls on size (segment.bytes) or on age (segment.ms,
+		// LogSegment.shouldRoll).
+		l.roll(now)
 		seg = l.active()
 		rolled = true
 	}
+	seg.modified = now
 	base = seg.next
 	last = base + int64(h.LastOffsetDelta)
 	record.SetBaseOffset(raw, base)
@@ -239,10 +260,20 @@ func (l *Log) Append(raw []byte, h kmsg.RecordBatch, now int64) (base, last int6
 	return base, last, rolled
 }
 
+// waited is how old the segment is for segment.ms: the incoming batch's
+// timestamp minus the first batch's, or broker time since creation when the
+// first batch has no timestamp (LogSegment.timeWaitedForRoll).
+func (s *segment) waited(now, incomingTs int64) int64 {
+	if first := s.batches[0].MaxTimestamp; first >= 0 {
+		return incomingTs - first
+	}
+	return now - s.created
+}
+
 // roll starts a new, empty active segment at the log end offset.
-func (l *Log) roll() {
+func (l *Log) roll(now int64) {
 	next := l.active().next
-	l.segs = append(l.segs, &segment{base: next, next: next})
+	l.segs = append(l.segs, &segment{base: next, next: next, created: now, modified: now})
 	l.writes = append(l.writes, storage.Write{Op: storage.OpAppend, Name: l.segName(next)})
 }
 
@@ -369,7 +400,7 @@ func (l *Log) ApplyRetention(now, hw int64) []Deletion {
 		}
 		var reason string
 		switch {
-		case l.cfg.RetentionMs >= 0 && now-s.maxTimestamp() > l.cfg.RetentionMs:
+		case l.cfg.RetentionMs >= 0 && now-s.largestTimestamp(now) > l.cfg.RetentionMs:
 			reason = "retention.ms"
 		case sizeExcess >= s.size:
 			reason = "retention.bytes"
@@ -378,7 +409,7 @@ func (l *Log) ApplyRetention(now, hw int64) []Deletion {
 			break
 		}
 		if len(l.segs) == 1 {
-			l.roll()
+			l.roll(now)
 		}
 		sizeExcess -= s.size
 		l.size -= s.size
