@@ -165,3 +165,16 @@ type (
 
 func (ProduceRetried) event() {}
 func (ConsumeFailed) event()  {}
+
+// More broker events.
+type (
+	// TopicDeleted: a topic is gone, with its partitions' logs
+	// (DeleteTopics).
+	TopicDeleted struct {
+		Topic      string
+		TopicID    [16]byte
+		Partitions int32
+	}
+)
+
+func (TopicDeleted) event() {}

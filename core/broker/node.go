@@ -6,6 +6,7 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -110,6 +111,16 @@ func Open(cfg Config, store storage.Store) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: listing topics: %w", err)
 	}
+	logNames, err := store.List("logs/")
+	if err != nil {
+		return nil, fmt.Errorf("broker: listing logs: %w", err)
+	}
+	byDir := map[string][]string{}
+	for _, name := range logNames {
+		if i := strings.LastIndexByte(name, '/'); i > 0 {
+			byDir[name[:i]] = append(byDir[name[:i]], name)
+		}
+	}
 	for _, name := range names {
 		data, err := store.Read(name)
 		if err != nil {
@@ -125,7 +136,8 @@ func Open(cfg Config, store storage.Store) (*Node, error) {
 		}
 		t := &topic{meta: m, cfg: tc}
 		for i := int32(0); i < m.Partitions; i++ {
-			l, recs, err := partlog.Open(store, logDir(m.Name, i), tc.log)
+			dir := logDir(m.Name, i)
+			l, recs, err := partlog.OpenNames(store, dir, byDir[dir], tc.log)
 			if err != nil {
 				return nil, fmt.Errorf("broker: opening %s-%d: %w", m.Name, i, err)
 			}
@@ -139,6 +151,15 @@ func Open(cfg Config, store storage.Store) (*Node, error) {
 		n.topics[m.Name] = t
 		n.collectWrites(t)
 	}
+	// Reseed from the stored ids too: the same seed must not hand out the
+	// ids it gave before the restart (Kafka's topic ids are never reused),
+	// while a run from the same store and seed still replays.
+	h := fnv.New64a()
+	for _, name := range n.topicNames() {
+		id := n.topics[name].meta.ID
+		h.Write(id[:])
+	}
+	n.rnd = rand.New(rand.NewPCG(cfg.Seed, h.Sum64()))
 	return n, nil
 }
 
@@ -179,6 +200,7 @@ var supported = map[int16][2]int16{
 	kmsg.Metadata.Int16():     {0, 12},
 	kmsg.ApiVersions.Int16():  {0, 4},
 	kmsg.CreateTopics.Int16(): {0, 7},
+	kmsg.DeleteTopics.Int16(): {0, 6},
 }
 
 // Step handles one envelope. A request for a version we do not implement is
@@ -204,6 +226,8 @@ func (n *Node) Step(env core.Envelope) {
 		resp = n.metadata(req)
 	case *kmsg.CreateTopicsRequest:
 		resp = n.createTopics(req)
+	case *kmsg.DeleteTopicsRequest:
+		resp = n.deleteTopics(req)
 	case *kmsg.ProduceRequest:
 		resp = n.produce(req)
 	case *kmsg.ListOffsetsRequest:
@@ -271,12 +295,7 @@ func (n *Node) topicNames() []string {
 
 // createTopic makes a topic with a single replica on this broker.
 func (n *Node) createTopic(name string, partitions int32, configs map[string]string, tc topicConfig) *topic {
-	var id [16]byte
-	for i := range id {
-		id[i] = byte(n.rnd.Uint32())
-	}
-	id[6] = id[6]&0x0f | 0x40 // a version 4 UUID, as Kafka's Uuid.randomUuid
-	id[8] = id[8]&0x3f | 0x80
+	id := n.newTopicID()
 	m := topicMeta{Name: name, ID: id, Partitions: partitions, Configs: configs}
 	t := &topic{meta: m, cfg: tc}
 	for i := int32(0); i < partitions; i++ {
@@ -288,6 +307,26 @@ func (n *Node) createTopic(name string, partitions int32, configs map[string]str
 	n.topics[name] = t
 	n.events = append(n.events, core.TopicCreated{Topic: name, Partitions: partitions, Configs: tc.effective()})
 	return t
+}
+
+// newTopicID draws a version 4 UUID, as Kafka's Uuid.randomUuid, that no
+// topic uses.
+func (n *Node) newTopicID() [16]byte {
+	for {
+		var id [16]byte
+		for i := range id {
+			id[i] = byte(n.rnd.Uint32())
+		}
+		id[6] = id[6]&0x0f | 0x40
+		id[8] = id[8]&0x3f | 0x80
+		taken := false
+		for _, t := range n.topics {
+			taken = taken || t.meta.ID == id
+		}
+		if !taken {
+			return id
+		}
+	}
 }
 
 // collides reports an existing topic whose name differs only by '.' vs '_',

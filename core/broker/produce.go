@@ -90,7 +90,7 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 		return kerr.InvalidRecord, fmt.Sprintf("inconsistent batch: %d records, lastOffsetDelta %d", h.NumRecords, h.LastOffsetDelta)
 	}
 	maxTs := h.MaxTimestamp
-	switch record.CompressionOf(h.Attributes) {
+	switch codec := record.CompressionOf(h.Attributes); codec {
 	case record.None, record.Gzip:
 		recs, err := record.Records(h)
 		if err != nil {
@@ -106,14 +106,17 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 				}
 			}
 		}
-	default:
-		// Snappy, LZ4 and zstd batches are stored as sent: Streamlab cannot
-		// decompress them yet, so only the header is checked.
+	case record.Snappy, record.LZ4, record.Zstd:
+		// Stored as sent: Streamlab cannot decompress these yet, so only
+		// the header is checked.
 		if !tc.logAppendTime {
 			if e := n.checkTimestamp(tc, h.MaxTimestamp); e != "" {
 				return kerr.InvalidTimestamp, e
 			}
 		}
+	default:
+		// CompressionType.forId rejects ids above 4.
+		return kerr.CorruptMessage, fmt.Sprintf("unknown compression type id %d", codec)
 	}
 
 	raw := append([]byte(nil), rp.Records...) // the log keeps it; never alias a request

@@ -133,14 +133,21 @@ func Open(store storage.Store, dir string, cfg Config) (*Log, []Recovery, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	return OpenNames(store, dir, names, cfg)
+}
+
+// OpenNames is Open for a caller that already listed the store: names may hold
+// objects of other directories, which are ignored. A broker with many
+// partitions lists once instead of once per partition.
+func OpenNames(store storage.Store, dir string, names []string, cfg Config) (*Log, []Recovery, error) {
 	type obj struct {
 		name string
 		base int64
 	}
 	var objs []obj
 	for _, n := range names {
-		rest := strings.TrimPrefix(n, dir+"/")
-		if !strings.HasSuffix(rest, ".log") || strings.Contains(rest, "/") {
+		rest, ok := strings.CutPrefix(n, dir+"/")
+		if !ok || !strings.HasSuffix(rest, ".log") || strings.Contains(rest, "/") {
 			continue
 		}
 		base, err := strconv.ParseInt(strings.TrimSuffix(rest, ".log"), 10, 64)
