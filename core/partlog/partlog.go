@@ -297,21 +297,24 @@ func (l *Log) Read(offset, upTo int64, maxBytes int, minOne bool) ([]byte, error
 	if offset < l.logStart || offset > l.LogEndOffset() {
 		return nil, ErrOffsetOutOfRange
 	}
-	var out []byte
-	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].next > offset })
-	for ; i < len(l.segs); i++ {
-		s := l.segs[i]
-		j := sort.Search(len(s.batches), func(j int) bool { return s.batches[j].Last >= offset })
-		for ; j < len(s.batches); j++ {
-			b := s.batches[j]
-			if b.Last >= upTo {
-				return out, nil
-			}
-			if len(out)+len(b.Raw) > maxBytes && !(minOne && len(out) == 0) {
-				return out, nil
-			}
-			out = append(out, b.Raw...)
+	// Two passes: pick the batches, then copy them into one buffer of the
+	// right size (a 1 MiB fetch would otherwise reallocate as it grows).
+	var picked []Batch
+	size := 0
+	l.Batches(offset, func(b Batch) bool {
+		if b.Last >= upTo || (size+len(b.Raw) > maxBytes && !(minOne && size == 0)) {
+			return false
 		}
+		picked = append(picked, b)
+		size += len(b.Raw)
+		return true
+	})
+	if size == 0 {
+		return nil, nil
+	}
+	out := make([]byte, 0, size)
+	for _, b := range picked {
+		out = append(out, b.Raw...)
 	}
 	return out, nil
 }
@@ -319,12 +322,12 @@ func (l *Log) Read(offset, upTo int64, maxBytes int, minOne bool) ([]byte, error
 // Batches calls fn for every batch from offset on, oldest first, until fn
 // returns false.
 func (l *Log) Batches(offset int64, fn func(Batch) bool) {
-	for _, s := range l.segs {
-		if s.next <= offset {
-			continue
-		}
-		for _, b := range s.batches {
-			if b.Last >= offset && !fn(b) {
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].next > offset })
+	for ; i < len(l.segs); i++ {
+		bs := l.segs[i].batches
+		j := sort.Search(len(bs), func(j int) bool { return bs[j].Last >= offset })
+		for ; j < len(bs); j++ {
+			if !fn(bs[j]) {
 				return
 			}
 		}
