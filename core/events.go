@@ -178,3 +178,42 @@ type (
 )
 
 func (TopicDeleted) event() {}
+
+// Fault events, recorded by the host (sim) that injects faults from outside
+// the machines, like Jepsen's nemesis. A fault begins with FaultInjected and,
+// if it is undone, ends with a FaultHealed of the same Kind and Nodes.
+type (
+	// FaultInjected: the host broke something on purpose.
+	FaultInjected struct {
+		Kind   string     // one of the Fault* kinds below
+		Nodes  []NodeID   // the nodes it hits; for a link: from, to
+		Groups [][]NodeID // FaultPartition: the sides that cannot talk to each other
+		Detail string     // for people: "lost 4 unsynced writes, 1 torn", "+800 ms"
+	}
+	// FaultHealed: an injected fault ended: a restart after a crash, a
+	// resume after a pause, a healed link, a clock set right.
+	FaultHealed struct {
+		Kind   string
+		Nodes  []NodeID
+		Detail string
+	}
+	// MessageDuplicated: the network will deliver this message twice (a
+	// faulty transport; TCP never does this).
+	MessageDuplicated struct{ Envelope Envelope }
+)
+
+// Fault kinds.
+const (
+	FaultCrash     = "crash"      // the process died (kill -9); its store is kept; healed by a restart
+	FaultPowerLoss = "power-loss" // the machine lost power: writes not yet synced are lost or torn; healed by a restart
+	FaultPause     = "pause"      // the process is stopped (SIGSTOP, a long GC pause); healed by a resume
+	FaultPartition = "partition"  // nodes in different groups cannot talk to each other
+	FaultCut       = "cut"        // one link is cut, both ways or one way
+	FaultSlow      = "slow"       // messages to and from a node, or on one link, take longer
+	FaultNetwork   = "network"    // messages are dropped, duplicated, delayed or reordered on every link
+	FaultClock     = "clock"      // a node's clock is skewed or jumps
+)
+
+func (FaultInjected) event()     {}
+func (FaultHealed) event()       {}
+func (MessageDuplicated) event() {}

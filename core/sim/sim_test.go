@@ -17,6 +17,8 @@ import (
 type pinger struct {
 	id, peer core.NodeID
 	n, sent  int
+	now      int64 // the time of the last tick
+	ticks    int
 	got      []string
 	reqs     []int32
 	out      []core.Envelope
@@ -24,7 +26,9 @@ type pinger struct {
 }
 
 func (p *pinger) ID() core.NodeID { return p.id }
-func (p *pinger) Tick(int64) {
+func (p *pinger) Tick(now int64) {
+	p.now = now
+	p.ticks++
 	if p.sent < p.n {
 		p.sent++
 		p.out = append(p.out, core.Envelope{From: p.id, To: p.peer, CorrelationID: int32(p.sent), Request: kmsg.NewPtrApiVersionsRequest()})
