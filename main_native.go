@@ -8,19 +8,34 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/core/broker"
+	"github.com/streamlab/streamlab/core/storage/filestore"
+	"github.com/streamlab/streamlab/p2p/host"
+	"github.com/streamlab/streamlab/p2p/kafkatcp"
 )
 
-const defaultHTTP = "127.0.0.1:8080"
+const (
+	defaultHTTP  = "127.0.0.1:8080"
+	defaultKafka = kafkatcp.DefaultAddr
+	// brokerID is the native node's broker: one broker until the
+	// controller (issue 4) lets -brokers N run more.
+	brokerID core.NodeID = 1
+)
 
 func main() {
 	routes()
@@ -38,8 +53,9 @@ func main() {
 
 // run parses the flags, serves until ctx ends (SIGINT or SIGTERM), then shuts
 // down.
-// It prints "Streamlab serving http://ADDR" with the address it really bound,
-// so that "-http 127.0.0.1:0" (a free port) can be read back by tests.
+// It prints "Streamlab Kafka listener on HOST:PORT" and "Streamlab serving
+// http://ADDR" with the addresses it really bound, so that "-kafka
+// 127.0.0.1:0 -http 127.0.0.1:0" (free ports) can be read back by tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("streamlab", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,6 +63,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"address to serve the web app on; port 0 picks a free port (env STREAMLAB_HTTP)")
 	staticDir := fs.String("static", envOr("STREAMLAB_STATIC", "static"),
 		"directory holding web/ (app.wasm, app.css, icons) (env STREAMLAB_STATIC)")
+	kafkaAddr := fs.String("kafka", lookupEnvOr("STREAMLAB_KAFKA", defaultKafka),
+		"address for Kafka clients (kcat -b ADDR); port 0 picks a free port; empty runs no broker (env STREAMLAB_KAFKA)")
+	dataDir := fs.String("data", envOr("STREAMLAB_DATA", defaultDataDir()),
+		"directory for the broker's files, broker-1/ under it (env STREAMLAB_DATA)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -58,6 +78,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if _, err := os.Stat(filepath.Join(*staticDir, "web", "app.wasm")); err != nil {
 		fmt.Fprintf(stderr, "streamlab: warning: %v (build it with `make wasm`)\n", err)
+	}
+	logger := log.New(stderr, "streamlab: ", log.LstdFlags)
+
+	var kafka *kafkaNode
+	if *kafkaAddr != "" {
+		var err error
+		if kafka, err = startKafka(*kafkaAddr, *dataDir, logger); err != nil {
+			return err
+		}
+		defer kafka.close()
+		fmt.Fprintf(stdout, "Streamlab Kafka listener on %s\n", kafka.advertised)
 	}
 
 	ln, err := net.Listen("tcp", *httpAddr)
@@ -73,18 +104,117 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "Streamlab serving %s\n", serveURL(ln.Addr()))
 
+	var brokerDone <-chan struct{}
+	if kafka != nil {
+		brokerDone = kafka.host.Done()
+	}
+	var runErr error
 	select {
 	case err := <-served:
 		return err
+	case <-brokerDone:
+		// The broker stopped on its own: its store failed. Acknowledging
+		// nothing more is all it can do; stop the node so that whoever
+		// runs it sees the failure.
+		runErr = fmt.Errorf("broker stopped: %w", kafka.host.Err())
 	case <-ctx.Done():
+	}
+	if kafka != nil {
+		if err := kafka.close(); err != nil && runErr == nil {
+			runErr = err
+		}
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("shutdown: %w", err)
+	}
+	if runErr != nil {
+		return runErr
 	}
 	fmt.Fprintln(stdout, "Streamlab stopped")
 	return nil
+}
+
+// kafkaNode is the native broker and its Kafka listener.
+type kafkaNode struct {
+	host       *host.Host
+	listener   *kafkatcp.Listener
+	advertised string
+	closed     bool
+}
+
+// startKafka binds addr, opens broker 1 on dir/broker-1 (recovering what an
+// earlier run left there, torn tails included) and serves Kafka clients. The
+// broker advertises the address really bound, so port 0 works.
+func startKafka(addr, dir string, logger *log.Logger) (*kafkaNode, error) {
+	if dir == "" {
+		return nil, errors.New("no data directory: pass -data DIR (there is no user cache directory to default to)")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("kafka listener: %w", err)
+	}
+	tcp := ln.Addr().(*net.TCPAddr)
+	cfg := broker.DefaultConfig(brokerID)
+	cfg.Host, cfg.Port = tcp.IP.String(), int32(tcp.Port)
+	if tcp.IP.IsUnspecified() {
+		// Kafka refuses to advertise 0.0.0.0 (advertised.listeners); name
+		// this machine instead.
+		if cfg.Host, err = os.Hostname(); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("kafka listener on all interfaces: no host name to advertise: %w", err)
+		}
+	}
+	// The node runs in real time, not in a replayable simulation: a fresh
+	// seed each start keeps topic ids unique even across a delete and a
+	// restart.
+	cfg.Seed = rand.Uint64()
+	storeDir := filepath.Join(dir, fmt.Sprintf("broker-%d", brokerID))
+	store, err := filestore.Open(storeDir)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	node, err := broker.Open(cfg, store)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("opening the broker in %s: %w", storeDir, err)
+	}
+	h := host.Start(node, store, host.Options{Logf: logger.Printf, Events: func(evs []core.Event) {
+		for _, ev := range evs {
+			if r, ok := ev.(core.LogRecovered); ok {
+				logger.Printf("recovered %s-%d: %s (%d bytes cut, next offset %d)", r.Topic, r.Partition, r.Reason, r.TruncatedBytes, r.NextOffset)
+			}
+		}
+	}})
+	l, err := kafkatcp.Serve(ln, h, kafkatcp.Config{Logf: logger.Printf})
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &kafkaNode{host: h, listener: l, advertised: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))}, nil
+}
+
+// close stops the listener (closing every client connection), then the
+// broker; it returns the error that had stopped the broker, if any.
+func (k *kafkaNode) close() error {
+	if k.closed {
+		return nil
+	}
+	k.closed = true
+	k.listener.Close()
+	return k.host.Close()
+}
+
+// defaultDataDir is a folder under the user's cache directory
+// (~/.cache/streamlab on Linux), or "" if there is none.
+func defaultDataDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "streamlab")
 }
 
 // newHandler builds the go-app handler that serves the PWA: the prerendered
@@ -145,6 +275,15 @@ func serveURL(addr net.Addr) string {
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// lookupEnvOr is envOr where a variable set to "" counts: STREAMLAB_KAFKA=""
+// turns the listener off.
+func lookupEnvOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
 		return v
 	}
 	return def

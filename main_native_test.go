@@ -5,16 +5,23 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamlab/streamlab/core/record"
+	"github.com/streamlab/streamlab/core/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -100,7 +107,7 @@ func TestRunServesAndStops(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-http", "127.0.0.1:0", "-static", t.TempDir()}, pw, io.Discard)
+		done <- run(ctx, []string{"-http", "127.0.0.1:0", "-static", t.TempDir(), "-kafka", ""}, pw, io.Discard)
 		pw.Close()
 	}()
 
@@ -145,5 +152,166 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"extra"}, io.Discard, io.Discard); err == nil {
 		t.Error("stray argument accepted")
+	}
+}
+
+// node is run() in a goroutine, with its output lines.
+type node struct {
+	cancel context.CancelFunc
+	done   chan error
+	lines  chan string
+	stderr *strings.Builder
+}
+
+func startRun(t *testing.T, args ...string) *node {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	n := &node{cancel: cancel, done: make(chan error, 1), lines: make(chan string, 100)}
+	go func() {
+		n.done <- run(ctx, append([]string{"-http", "127.0.0.1:0", "-static", t.TempDir()}, args...), pw, io.Discard)
+		pw.Close()
+	}()
+	go func() {
+		s := bufio.NewScanner(pr)
+		for s.Scan() {
+			n.lines <- s.Text()
+		}
+		close(n.lines)
+	}()
+	t.Cleanup(func() { n.stop(t) })
+	return n
+}
+
+// line returns the next output line starting with prefix, less the prefix.
+func (n *node) line(t *testing.T, prefix string) string {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-n.lines:
+			if !ok {
+				t.Fatalf("output ended before %q", prefix)
+			}
+			if v, ok := strings.CutPrefix(l, prefix); ok {
+				return v
+			}
+		case <-timeout:
+			t.Fatalf("no %q line", prefix)
+		}
+	}
+}
+
+func (n *node) stop(t *testing.T) {
+	t.Helper()
+	n.cancel()
+	select {
+	case err := <-n.done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+		n.done <- nil // a second stop returns at once
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+// kafkaDo sends one request over a fresh connection and returns the response.
+func kafkaDo(t *testing.T, addr string, req kmsg.Request) kmsg.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write(wire.AppendRequest(nil, wire.RequestHeader{CorrelationID: 1}, req)); err != nil {
+		t.Fatal(err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(c, frame); err != nil {
+		t.Fatal(err)
+	}
+	_, resp, err := wire.ReadResponse(frame, req.Key(), req.GetVersion())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// TestRunServesKafka: the node serves Kafka on the port it bound and
+// advertises it, keeps what was produced in -data across a restart, and
+// stops cleanly.
+func TestRunServesKafka(t *testing.T) {
+	data := t.TempDir()
+	n := startRun(t, "-kafka", "127.0.0.1:0", "-data", data)
+	addr := n.line(t, "Streamlab Kafka listener on ")
+	if !strings.HasPrefix(addr, "127.0.0.1:") || strings.HasSuffix(addr, ":0") {
+		t.Fatalf("Kafka address %q", addr)
+	}
+	n.line(t, "Streamlab serving ")
+
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 12
+	mresp := kafkaDo(t, addr, md).(*kmsg.MetadataResponse)
+	if len(mresp.Brokers) != 1 || net.JoinHostPort(mresp.Brokers[0].Host, strconv.Itoa(int(mresp.Brokers[0].Port))) != addr {
+		t.Fatalf("advertised %+v, listening on %s", mresp.Brokers, addr)
+	}
+	ct := kmsg.NewPtrCreateTopicsRequest()
+	ct.Version = 7
+	ct.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: "t", NumPartitions: 1, ReplicationFactor: 1}}
+	if code := kafkaDo(t, addr, ct).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("create: %d", code)
+	}
+	pr := kmsg.NewPtrProduceRequest()
+	pr.Version, pr.Acks, pr.TimeoutMillis = 9, -1, 10000
+	pr.Topics = []kmsg.ProduceRequestTopic{{Topic: "t", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0,
+		Records: record.Build(record.Batch{Records: []record.Record{{Timestamp: time.Now().UnixMilli(), Key: []byte("k"), Value: []byte("kept")}}})}}}}
+	if sp := kafkaDo(t, addr, pr).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; sp.ErrorCode != 0 || sp.BaseOffset != 0 {
+		t.Fatalf("produce: %d at %d", sp.ErrorCode, sp.BaseOffset)
+	}
+	n.stop(t)
+	if _, err := os.Stat(filepath.Join(data, "broker-1", "meta", "topics", "t")); err != nil {
+		t.Fatalf("no topic in -data: %v", err)
+	}
+
+	n = startRun(t, "-kafka", "127.0.0.1:0", "-data", data)
+	addr = n.line(t, "Streamlab Kafka listener on ")
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lo.Version, lo.ReplicaID = 7, -1
+	lo.Topics = []kmsg.ListOffsetsRequestTopic{{Topic: "t", Partitions: []kmsg.ListOffsetsRequestTopicPartition{{Partition: 0, Timestamp: -1, CurrentLeaderEpoch: -1}}}}
+	if sp := kafkaDo(t, addr, lo).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]; sp.ErrorCode != 0 || sp.Offset != 1 {
+		t.Fatalf("after a restart: log end %d (error %d), want 1", sp.Offset, sp.ErrorCode)
+	}
+}
+
+// TestRunKafkaDisabled: -kafka "" runs no broker and no listener.
+func TestRunKafkaDisabled(t *testing.T) {
+	t.Setenv("STREAMLAB_DATA", filepath.Join(t.TempDir(), "unused"))
+	n := startRun(t, "-kafka", "")
+	if first := <-n.lines; !strings.HasPrefix(first, "Streamlab serving ") {
+		t.Fatalf("first line %q", first)
+	}
+	n.stop(t)
+	if _, err := os.Stat(os.Getenv("STREAMLAB_DATA")); !os.IsNotExist(err) {
+		t.Fatalf("the data directory was created: %v", err)
+	}
+}
+
+// TestRunKafkaAddressInUse: a busy Kafka port is an error, not a node
+// without a broker.
+func TestRunKafkaAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = run(context.Background(), []string{"-http", "127.0.0.1:0", "-static", t.TempDir(), "-kafka", ln.Addr().String(), "-data", t.TempDir()}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "kafka listener") {
+		t.Fatalf("run with a busy Kafka port: %v", err)
 	}
 }

@@ -133,7 +133,9 @@ func StartNode(t testing.TB, args ...string) *Node {
 	}
 	bin := NodeBinary(t)
 
-	cmd := exec.Command(bin, append([]string{"-http", "127.0.0.1:0", "-static", static}, args...)...)
+	// A free Kafka port and a fresh data dir: never the user's 9092 or cache.
+	cmd := exec.Command(bin, append([]string{"-http", "127.0.0.1:0", "-static", static,
+		"-kafka", "127.0.0.1:0", "-data", t.TempDir()}, args...)...)
 	cmd.Dir = root
 	setDeathSignal(cmd)
 	stdout, err := cmd.StdoutPipe()

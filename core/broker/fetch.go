@@ -66,6 +66,9 @@ func (n *Node) fetchResponse(req *kmsg.FetchRequest) *kmsg.FetchResponse {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			// Kafka always sends a records field, empty when there is nothing;
+			// librdkafka rejects a null one (MessageSetSize -1).
+			sp.RecordBatches = []byte{}
 			p := n.partition(rt.Topic, rp.Partition)
 			switch {
 			case req.ReplicaID >= 0:
@@ -90,7 +93,9 @@ func (n *Node) fetchResponse(req *kmsg.FetchRequest) *kmsg.FetchResponse {
 					minOne = false
 				}
 				maxBytes -= len(data)
-				sp.RecordBatches = data
+				if data != nil {
+					sp.RecordBatches = data
+				}
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

@@ -23,6 +23,7 @@ import (
 var fuzzKeys = []int16{
 	kmsg.Produce.Int16(), kmsg.Fetch.Int16(), kmsg.ListOffsets.Int16(),
 	kmsg.Metadata.Int16(), kmsg.ApiVersions.Int16(), kmsg.CreateTopics.Int16(),
+	kmsg.DeleteTopics.Int16(),
 }
 
 const (
@@ -282,7 +283,11 @@ func checkStep(t *testing.T, h *harness, req kmsg.Request) {
 	}
 
 	// More traffic: a produce (which serves parked fetches) and time
-	// short of the retention check.
+	// short of the retention check. A fuzzed DeleteTopics may have removed
+	// "t": then it must be creatable again, from offset 0.
+	if h.n.partition("t", 0) == nil {
+		h.createTopic("t", 2, nil)
+	}
 	p := h.n.partition("t", 0)
 	end := p.log.LogEndOffset()
 	h.n.Step(core.Envelope{From: checker, To: 1, CorrelationID: 1, Request: produceReq(1, "t", 0, batch(h.now, "after", "fuzz"))})
