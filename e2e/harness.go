@@ -110,7 +110,9 @@ func NodeBinary(t testing.TB) string {
 
 // Node is a running node binary.
 type Node struct {
-	URL string // http://127.0.0.1:PORT, no trailing slash
+	URL     string // the web app, http://127.0.0.1:PORT, no trailing slash
+	Addr    string // host:port of the Kafka listener
+	DataDir string
 
 	cmd      *exec.Cmd
 	out      *syncBuffer
@@ -120,10 +122,10 @@ type Node struct {
 	stopErr  error
 }
 
-// StartNode starts the node binary on a free loopback port, serving the repo's
-// static/ directory, and waits until it prints its URL. args are appended to
-// the command line. The node is stopped when the test ends; its output is
-// logged if the test failed.
+// StartNode starts the node binary on free loopback ports, serving the repo's
+// static/ directory, with a fresh data dir (never the user's 9092 or cache),
+// and waits until it prints its addresses. args are appended to the command
+// line. The node is stopped when the test ends.
 func StartNode(t testing.TB, args ...string) *Node {
 	t.Helper()
 	root := RepoRoot(t)
@@ -131,18 +133,24 @@ func StartNode(t testing.TB, args ...string) *Node {
 	if _, err := os.Stat(filepath.Join(static, "web", "app.wasm")); err != nil {
 		t.Fatalf("%v: build it first with `make wasm` (`make test-e2e` does)", err)
 	}
-	bin := NodeBinary(t)
+	return launch(t, NodeBinary(t), root, static, t.TempDir(), args)
+}
 
-	// A free Kafka port and a fresh data dir: never the user's 9092 or cache.
+// launch starts bin with free loopback ports for HTTP and Kafka and waits
+// until it prints both addresses. The node is stopped (SIGTERM, then
+// SIGKILL, by pid) when the test ends; its output is logged if the test
+// failed.
+func launch(t testing.TB, bin, dir, static, dataDir string, args []string) *Node {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"-http", "127.0.0.1:0", "-static", static,
-		"-kafka", "127.0.0.1:0", "-data", t.TempDir()}, args...)...)
-	cmd.Dir = root
+		"-kafka", "127.0.0.1:0", "-data", dataDir}, args...)...)
+	cmd.Dir = dir
 	setDeathSignal(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	n := &Node{DataDir: dataDir, cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = n.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start node: %v", err)
@@ -156,15 +164,23 @@ func StartNode(t testing.TB, args ...string) *Node {
 		}
 	})
 
-	urls := make(chan string, 1)
+	type addrs struct{ kafka, url string }
+	ready := make(chan addrs, 1)
 	go func() {
 		lines := bufio.NewScanner(stdout)
+		var a addrs
 		sent := false
 		for lines.Scan() {
 			line := lines.Text()
 			n.out.Write([]byte(line + "\n"))
-			if u, ok := strings.CutPrefix(line, "Streamlab serving "); ok && !sent {
-				urls <- strings.Fields(u)[0]
+			if v, ok := strings.CutPrefix(line, "Streamlab Kafka listener on "); ok {
+				a.kafka = strings.Fields(v)[0]
+			}
+			if v, ok := strings.CutPrefix(line, "Streamlab serving "); ok {
+				a.url = strings.Fields(v)[0]
+			}
+			if a.kafka != "" && a.url != "" && !sent {
+				ready <- a
 				sent = true
 			}
 		}
@@ -174,19 +190,20 @@ func StartNode(t testing.TB, args ...string) *Node {
 	}()
 
 	select {
-	case n.URL = <-urls:
+	case a := <-ready:
+		n.Addr, n.URL = a.kafka, a.url
 		return n
 	case <-n.exited:
 		t.Fatalf("node exited before serving: %v\n%s", n.waitErr, n.out.String())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("node printed no URL within 30s:\n%s", n.out.String())
+		t.Fatalf("node printed no addresses within 30s:\n%s", n.out.String())
 	}
 	return nil
 }
 
-// Stop sends SIGTERM to the node (by its pid) and waits for it to exit,
+// Stop sends SIGTERM to the node (by its pid) and waits for a clean exit,
 // killing it after 10s. It returns an error if the node did not exit cleanly.
-// It is safe to call more than once.
+// It does nothing after Kill, and is safe to call more than once.
 func (n *Node) Stop() error {
 	n.stopOnce.Do(func() {
 		select {
@@ -198,7 +215,10 @@ func (n *Node) Stop() error {
 		n.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-n.exited:
-			n.stopErr = n.waitErr // nil: a clean shutdown
+			n.stopErr = n.waitErr
+			if n.stopErr == nil && !strings.Contains(n.out.String(), "Streamlab stopped") {
+				n.stopErr = errors.New("node exited without its stop message")
+			}
 		case <-time.After(10 * time.Second):
 			n.cmd.Process.Kill()
 			<-n.exited
@@ -206,6 +226,18 @@ func (n *Node) Stop() error {
 		}
 	})
 	return n.stopErr
+}
+
+// Kill kills the node with SIGKILL (kill -9, by pid), as a crash would, and
+// waits until it is gone.
+func (n *Node) Kill(t testing.TB) {
+	t.Helper()
+	n.stopOnce.Do(func() {
+		if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Errorf("kill -9 %d: %v", n.cmd.Process.Pid, err)
+		}
+		<-n.exited
+	})
 }
 
 // Output returns what the node printed so far.

@@ -2,8 +2,8 @@ package wire
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
+	"github.com/streamlab/streamlab/core/wire/wiretest"
 	"testing"
 	"time"
 
@@ -19,7 +19,7 @@ func FuzzReadRequest(f *testing.F) {
 	f.Add([]byte{0x7f, 0xff, 0, 0, 0, 0, 0, 1, 0, 0})                          // unknown key
 	f.Add([]byte{0, 18, 0, 3, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f}) // tag bomb
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		if mayHitKmsgTagSpin(frame) {
+		if wiretest.MayHitKmsgTagSpin(frame) {
 			t.Skip("input may trigger kmsg v1.15.0's tag-count spin (TestKmsgTagCountSpin)")
 		}
 		h, req, err := ReadRequest(frame)
@@ -76,41 +76,10 @@ func FuzzReadFrame(f *testing.F) {
 		if 4+len(frame)+len(rest) != len(b) || (maxSize > 0 && len(frame) > maxSize) {
 			t.Fatalf("frame %d + rest %d from %d bytes (max %d)", len(frame), len(rest), len(b), maxSize)
 		}
-		if !mayHitKmsgTagSpin(frame) {
+		if !wiretest.MayHitKmsgTagSpin(frame) {
 			ReadRequest(frame) // must not panic whatever the frame holds
 		}
 	})
-}
-
-// mayHitKmsgTagSpin reports whether a request frame could make kmsg v1.15.0
-// spin in a tag loop for long: the request is flexible and the body holds a
-// uvarint of 4+ bytes (>= 2^21) larger than the bytes after it. Only such a
-// value, read as a tag count, makes the loop outlive its input (a smaller or
-// satisfiable count costs at most ~2^21 or len(frame) cheap iterations). It
-// over-approximates: it knows nothing of field boundaries.
-func mayHitKmsgTagSpin(frame []byte) bool {
-	if len(frame) < 8 {
-		return false
-	}
-	req := kmsg.RequestForKey(int16(binary.BigEndian.Uint16(frame)))
-	if req == nil {
-		return false
-	}
-	v := int16(binary.BigEndian.Uint16(frame[2:]))
-	if v < 0 || v > req.MaxVersion() {
-		return false
-	}
-	req.SetVersion(v)
-	if !req.IsFlexible() {
-		return false
-	}
-	for p := 8; p < len(frame); p++ {
-		u, n := binary.Uvarint(frame[p:])
-		if n >= 4 && u > uint64(len(frame)-p-n) {
-			return true
-		}
-	}
-	return false
 }
 
 // TestKmsgTagCountSpin documents an upstream kmsg v1.15.0 problem that

@@ -4,6 +4,7 @@ package kafkatcp
 
 import (
 	"encoding/binary"
+	"github.com/streamlab/streamlab/core/wire/wiretest"
 	"io"
 	"net"
 	"runtime"
@@ -32,7 +33,7 @@ func (l *noListener) Close() error              { l.once.Do(func() { close(l.clo
 func (l *noListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9092} }
 
 // fuzzSeeds are mostly non-flexible requests: -1 fields and record bytes in
-// a flexible request look like a tag bomb to mayHitKmsgTagSpin, which skips
+// a flexible request look like a tag bomb to wiretest.MayHitKmsgTagSpin, which skips
 // the input.
 func fuzzSeeds() [][]byte {
 	c := &client{}
@@ -140,7 +141,7 @@ func TestFuzzConnSeeds(t *testing.T) {
 	}
 }
 
-// inputMayHitKmsgTagSpin applies mayHitKmsgTagSpin to every whole frame of
+// inputMayHitKmsgTagSpin applies wiretest.MayHitKmsgTagSpin to every whole frame of
 // a connection's input.
 func inputMayHitKmsgTagSpin(b []byte) bool {
 	for {
@@ -148,38 +149,9 @@ func inputMayHitKmsgTagSpin(b []byte) bool {
 		if err != nil {
 			return false
 		}
-		if mayHitKmsgTagSpin(frame) {
+		if wiretest.MayHitKmsgTagSpin(frame) {
 			return true
 		}
 		b = rest
 	}
-}
-
-// mayHitKmsgTagSpin is wire's fuzz filter (core/wire/fuzz_test.go, same
-// name): it reports whether a request frame could make kmsg v1.15.0 spin in
-// a tag loop for long: the request is flexible and the body holds a uvarint
-// of 4+ bytes (>= 2^21) larger than the bytes after it. It over-approximates.
-func mayHitKmsgTagSpin(frame []byte) bool {
-	if len(frame) < 8 {
-		return false
-	}
-	req := kmsg.RequestForKey(int16(binary.BigEndian.Uint16(frame)))
-	if req == nil {
-		return false
-	}
-	v := int16(binary.BigEndian.Uint16(frame[2:]))
-	if v < 0 || v > req.MaxVersion() {
-		return false
-	}
-	req.SetVersion(v)
-	if !req.IsFlexible() {
-		return false
-	}
-	for p := 8; p < len(frame); p++ {
-		u, n := binary.Uvarint(frame[p:])
-		if n >= 4 && u > uint64(len(frame)-p-n) {
-			return true
-		}
-	}
-	return false
 }
