@@ -201,6 +201,8 @@ var supported = map[int16][2]int16{
 	kmsg.ApiVersions.Int16():  {0, 4},
 	kmsg.CreateTopics.Int16(): {0, 7},
 	kmsg.DeleteTopics.Int16(): {0, 6},
+
+	kmsg.OffsetForLeaderEpoch.Int16(): {0, 4},
 }
 
 // Step handles one envelope. A request for a version we do not implement is
@@ -228,6 +230,8 @@ func (n *Node) Step(env core.Envelope) {
 		resp = n.createTopics(req)
 	case *kmsg.DeleteTopicsRequest:
 		resp = n.deleteTopics(req)
+	case *kmsg.OffsetForLeaderEpochRequest:
+		resp = n.offsetForLeaderEpoch(req)
 	case *kmsg.ProduceRequest:
 		resp = n.produce(req)
 	case *kmsg.ListOffsetsRequest:

@@ -121,6 +121,7 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 
 	raw := append([]byte(nil), rp.Records...) // the log keeps it; never alias a request
 	record.SetPartitionLeaderEpoch(raw, p.leaderEpoch)
+	h.PartitionLeaderEpoch = p.leaderEpoch
 	switch {
 	case tc.logAppendTime:
 		record.SetLogAppendTime(raw, n.now)

@@ -48,6 +48,7 @@ func DefaultConfig() Config {
 type Batch struct {
 	Base, Last   int64 // first and last offset
 	MaxTimestamp int64
+	Epoch        int32 // partitionLeaderEpoch: the leader epoch that wrote it
 	Raw          []byte
 }
 
@@ -112,6 +113,7 @@ type Log struct {
 	cfg      Config
 	segs     []*segment // never empty: the last one is the active segment
 	logStart int64
+	epochs   []epochStart // leader epoch cache, see epochs.go
 	size     int64
 	writes   []storage.Write
 }
@@ -188,7 +190,8 @@ func OpenNames(store storage.Store, dir string, names []string, cfg Config) (*Lo
 				return false
 			}
 			last := h.FirstOffset + int64(h.LastOffsetDelta)
-			seg.batches = append(seg.batches, Batch{Base: h.FirstOffset, Last: last, MaxTimestamp: h.MaxTimestamp, Raw: raw})
+			seg.batches = append(seg.batches, Batch{Base: h.FirstOffset, Last: last, MaxTimestamp: h.MaxTimestamp, Epoch: h.PartitionLeaderEpoch, Raw: raw})
+			l.noteEpoch(h.PartitionLeaderEpoch, h.FirstOffset)
 			seg.next = last + 1
 			seg.size += int64(len(raw))
 			return true
@@ -240,10 +243,27 @@ func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
 
 func (l *Log) segName(base int64) string { return fmt.Sprintf("%s/%020d.log", l.dir, base) }
 
-// Append stores one validated batch, giving it the next offsets (the batch's
-// base offset field is overwritten; it is outside the CRC). now is the
+// Append stores one validated batch as a leader does, giving it the next
+// offsets (the batch's base offset field is overwritten; it is outside the
+// CRC) and recording h.PartitionLeaderEpoch in the epoch cache. now is the
 // broker's clock, used for segment.ms. The log owns raw afterwards.
 func (l *Log) Append(raw []byte, h kmsg.RecordBatch, now int64) (base, last int64, rolled bool) {
+	base = l.LogEndOffset()
+	record.SetBaseOffset(raw, base)
+	rolled = l.appendAt(raw, h, base, now)
+	return base, base + int64(h.LastOffsetDelta), rolled
+}
+
+// AppendReplicated stores a batch fetched from the leader as a follower does:
+// its offsets are the leader's and must start at the log end.
+func (l *Log) AppendReplicated(raw []byte, h kmsg.RecordBatch, now int64) (rolled bool, err error) {
+	if h.FirstOffset != l.LogEndOffset() {
+		return false, fmt.Errorf("partlog: replicated batch at offset %d, log end is %d", h.FirstOffset, l.LogEndOffset())
+	}
+	return l.appendAt(raw, h, h.FirstOffset, now), nil
+}
+
+func (l *Log) appendAt(raw []byte, h kmsg.RecordBatch, base, now int64) (rolled bool) {
 	seg := l.active()
 	if seg.created < 0 {
 		seg.created = now
@@ -256,15 +276,14 @@ func (l *Log) Append(raw []byte, h kmsg.RecordBatch, now int64) (base, last int6
 		rolled = true
 	}
 	seg.modified = now
-	base = seg.next
-	last = base + int64(h.LastOffsetDelta)
-	record.SetBaseOffset(raw, base)
-	seg.batches = append(seg.batches, Batch{Base: base, Last: last, MaxTimestamp: h.MaxTimestamp, Raw: raw})
+	last := base + int64(h.LastOffsetDelta)
+	seg.batches = append(seg.batches, Batch{Base: base, Last: last, MaxTimestamp: h.MaxTimestamp, Epoch: h.PartitionLeaderEpoch, Raw: raw})
+	l.noteEpoch(h.PartitionLeaderEpoch, base)
 	seg.next = last + 1
 	seg.size += int64(len(raw))
 	l.size += int64(len(raw))
 	l.writes = append(l.writes, storage.Write{Op: storage.OpAppend, Name: l.segName(seg.base), Data: raw})
-	return base, last, rolled
+	return rolled
 }
 
 // waited is how old the segment is for segment.ms: the incoming batch's
@@ -428,6 +447,7 @@ func (l *Log) ApplyRetention(now, hw int64) []Deletion {
 		l.writes = append(l.writes, storage.Write{Op: storage.OpRemove, Name: l.segName(s.base)})
 		out = append(out, Deletion{Base: s.base, Next: s.next, Reason: reason})
 	}
+	l.trimEpochsBefore(l.logStart)
 	return out
 }
 
