@@ -57,6 +57,15 @@ type (
 		NextOffset     int64
 		Reason         string
 	}
+	// DuplicateIgnored: an idempotent producer resent a batch the log already
+	// holds; the broker answered with its original offsets.
+	DuplicateIgnored struct {
+		Topic         string
+		Partition     int32
+		ProducerID    int64
+		FirstSequence int32
+		BaseOffset    int64
+	}
 	// RequestFailed: a partition of a request was answered with a Kafka error.
 	RequestFailed struct {
 		API       string
@@ -129,6 +138,7 @@ func (SegmentRolled) event()          {}
 func (SegmentDeleted) event()         {}
 func (LogStartOffsetAdvanced) event() {}
 func (LogRecovered) event()           {}
+func (DuplicateIgnored) event()       {}
 func (RequestFailed) event()          {}
 func (RecordPartitioned) event()      {}
 func (RecordAcked) event()            {}
@@ -217,3 +227,82 @@ const (
 func (FaultInjected) event()     {}
 func (FaultHealed) event()       {}
 func (MessageDuplicated) event() {}
+
+// Controller events (core/controller): the KRaft-like quorum and what its
+// metadata log says. Record events (BrokerRegistered to IsrChanged, and
+// TopicCreated/TopicDeleted) are emitted by every voter as it applies the
+// record, so a UI that wants each change once shows the active controller's.
+type (
+	// ControllerElected: this voter won a raft election and leads the
+	// metadata quorum for Epoch (the raft term, KRaft's leader epoch); it
+	// becomes the active controller once it has applied the log.
+	ControllerElected struct {
+		Controller NodeID
+		Epoch      int64
+	}
+	// ControllerResigned: this voter stopped leading (a newer epoch, or
+	// check-quorum found it cut off from a majority).
+	ControllerResigned struct {
+		Controller NodeID
+		Epoch      int64
+	}
+	// MetadataApplied: a voter applied the committed metadata log entry at
+	// Offset (written in Epoch), or, with Snapshot, replaced its image with
+	// a snapshot ending at Offset. Records describe each record, none for a
+	// leader's empty entry of a new epoch. CRC (CRC-32C of the entry) lets
+	// checkers compare what voters applied at the same offset.
+	MetadataApplied struct {
+		Offset   int64
+		Epoch    int64
+		Records  []string
+		CRC      uint32
+		Snapshot bool
+	}
+	// BrokerRegistered: a broker registered (BrokerRegistration) and got
+	// Epoch, the offset of its registration record; it starts fenced.
+	BrokerRegistered struct {
+		Broker NodeID
+		Epoch  int64
+	}
+	// BrokerFenced: the broker may lead no partition and left every ISR
+	// where it was not the last member. Reason says why.
+	BrokerFenced struct {
+		Broker NodeID
+		Epoch  int64
+		Reason string
+	}
+	// BrokerUnfenced: the broker heartbeats and has caught up; it may lead.
+	BrokerUnfenced struct {
+		Broker NodeID
+		Epoch  int64
+	}
+	// PartitionLeaderChanged: the controller chose a new leader (-1: none)
+	// for a partition, with LeaderEpoch one above the last. Unclean: the new
+	// leader was not in the ISR (unclean.leader.election.enable).
+	PartitionLeaderChanged struct {
+		Topic          string
+		Partition      int32
+		Leader         int32
+		PreviousLeader int32
+		LeaderEpoch    int32
+		Unclean        bool
+	}
+	// IsrChanged: a partition's in-sync replica set changed (a fenced
+	// broker left it, or its leader asked with AlterPartition).
+	IsrChanged struct {
+		Topic          string
+		Partition      int32
+		ISR            []int32
+		PreviousISR    []int32
+		PartitionEpoch int32
+	}
+)
+
+func (ControllerElected) event()      {}
+func (ControllerResigned) event()     {}
+func (MetadataApplied) event()        {}
+func (BrokerRegistered) event()       {}
+func (BrokerFenced) event()           {}
+func (BrokerUnfenced) event()         {}
+func (PartitionLeaderChanged) event() {}
+func (IsrChanged) event()             {}

@@ -220,7 +220,7 @@ func TestProduceErrors(t *testing.T) {
 		{"empty", 1, "t", 0, nil, kerr.InvalidRecord},
 		{"too large", 1, "t", 0, batch(t0, "k", strings.Repeat("v", 300)), kerr.MessageTooLarge},
 		{"future timestamp", 1, "t", 0, batch(t0+2*3600000, "k", "v"), kerr.InvalidTimestamp},
-		{"idempotent", 1, "t", 0, record.Build(record.Batch{Producer: &record.Producer{ID: 7}, Records: []record.Record{{Timestamp: t0}}}), kerr.UnknownProducerID},
+		{"unknown producer mid-sequence", 1, "t", 0, record.Build(record.Batch{Producer: &record.Producer{ID: 7, BaseSequence: 5}, Records: []record.Record{{Timestamp: t0}}}), kerr.UnknownProducerID},
 	} {
 		resp := h.do(produceReq(tc.acks, tc.topic, tc.part, tc.records)).(*kmsg.ProduceResponse)
 		sp := resp.Topics[0].Partitions[0]

@@ -23,7 +23,7 @@ import (
 var fuzzKeys = []int16{
 	kmsg.Produce.Int16(), kmsg.Fetch.Int16(), kmsg.ListOffsets.Int16(),
 	kmsg.Metadata.Int16(), kmsg.ApiVersions.Int16(), kmsg.CreateTopics.Int16(),
-	kmsg.DeleteTopics.Int16(), kmsg.OffsetForLeaderEpoch.Int16(),
+	kmsg.DeleteTopics.Int16(), kmsg.OffsetForLeaderEpoch.Int16(), kmsg.InitProducerID.Int16(),
 }
 
 const (

@@ -16,6 +16,7 @@ import (
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/partlog"
+	"github.com/streamlab/streamlab/core/record"
 	"github.com/streamlab/streamlab/core/storage"
 )
 
@@ -65,6 +66,9 @@ type Node struct {
 	nextRetention int64
 	parked        []*parkedFetch
 
+	// Producer ids below producerIDLimit are reserved in the store.
+	nextProducerID, producerIDLimit int64
+
 	writes []storage.Write
 	out    []core.Envelope
 	events []core.Event
@@ -90,6 +94,7 @@ type partition struct {
 	log         *partlog.Log
 	hw          int64
 	leaderEpoch int32
+	producers   map[int64]*producerEntry // idempotent producers, see producerstate.go
 }
 
 // New returns a broker with no topics; store must be empty.
@@ -146,10 +151,22 @@ func Open(cfg Config, store storage.Store) (*Node, error) {
 					Segment: r.Segment, TruncatedBytes: r.TruncatedBytes, NextOffset: r.NextOffset, Reason: r.Reason})
 			}
 			// With a single replica every stored record is committed.
-			t.parts = append(t.parts, &partition{topic: m.Name, index: i, log: l, hw: l.LogEndOffset()})
+			p := &partition{topic: m.Name, index: i, log: l, hw: l.LogEndOffset()}
+			// Kafka rebuilds producer state from the log too (after its
+			// last snapshot; UnifiedLog.rebuildProducerState).
+			l.Batches(l.LogStartOffset(), func(b partlog.Batch) bool {
+				if h, _, err := record.ParseBatch(b.Raw); err == nil {
+					p.noteProducer(h, b.Base, b.Last)
+				}
+				return true
+			})
+			t.parts = append(t.parts, p)
 		}
 		n.topics[m.Name] = t
 		n.collectWrites(t)
+	}
+	if err := n.openProducerIDs(store); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
 	}
 	// Reseed from the stored ids too: the same seed must not hand out the
 	// ids it gave before the restart (Kafka's topic ids are never reused),
@@ -203,6 +220,7 @@ var supported = map[int16][2]int16{
 	kmsg.DeleteTopics.Int16(): {0, 6},
 
 	kmsg.OffsetForLeaderEpoch.Int16(): {0, 4},
+	kmsg.InitProducerID.Int16():       {0, 5},
 }
 
 // Step handles one envelope. A request for a version we do not implement is
@@ -232,6 +250,8 @@ func (n *Node) Step(env core.Envelope) {
 		resp = n.deleteTopics(req)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		resp = n.offsetForLeaderEpoch(req)
+	case *kmsg.InitProducerIDRequest:
+		resp = n.initProducerID(req)
 	case *kmsg.ProduceRequest:
 		resp = n.produce(req)
 	case *kmsg.ListOffsetsRequest:

@@ -80,9 +80,19 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 		return kerr.InvalidTxnState, "transactions are not implemented yet"
 	}
 	if h.ProducerID >= 0 {
-		// Kafka would check sequence numbers; we do not advertise
-		// InitProducerId yet, so no conforming client sends this.
-		return kerr.UnknownProducerID, "idempotent producers are not implemented yet"
+		dup, err, msg := p.checkProducer(h)
+		if err != nil {
+			return err, msg
+		}
+		if dup != nil {
+			// A retry of a batch already in the log: answer with where it
+			// went, append nothing (Kafka returns NONE with the original
+			// offsets; the producer cannot tell it was a duplicate).
+			sp.BaseOffset, sp.LogStartOffset = dup.firstOffset, p.log.LogStartOffset()
+			n.events = append(n.events, core.DuplicateIgnored{Topic: topic, Partition: p.index,
+				ProducerID: h.ProducerID, FirstSequence: h.FirstSequence, BaseOffset: dup.firstOffset})
+			return nil, ""
+		}
 	}
 	// LogValidator.validateBatch: the header must agree with itself whatever
 	// the codec, or offsets would go backwards or skip.
@@ -133,6 +143,7 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 		h.MaxTimestamp = maxTs
 	}
 	base, last, rolled := p.log.Append(raw, h, n.now)
+	p.noteProducer(h, base, last)
 	if rolled {
 		n.events = append(n.events, core.SegmentRolled{Topic: topic, Partition: p.index, BaseOffset: base})
 	}
