@@ -66,6 +66,23 @@ type (
 		FirstSequence int32
 		BaseOffset    int64
 	}
+	// ReplicaRoleChanged: this broker now leads the partition, or follows
+	// Leader, in LeaderEpoch (Partition.makeLeader / makeFollower).
+	ReplicaRoleChanged struct {
+		Topic       string
+		Partition   int32
+		Role        string // "leader" or "follower"
+		Leader      int32
+		LeaderEpoch int32
+	}
+	// LogTruncated: a follower cut its log back to where it agrees with the
+	// leader (KIP-101/279): records at or above To were never committed.
+	LogTruncated struct {
+		Topic     string
+		Partition int32
+		From, To  int64
+		Reason    string
+	}
 	// RequestFailed: a partition of a request was answered with a Kafka error.
 	RequestFailed struct {
 		API       string
@@ -139,6 +156,8 @@ func (SegmentDeleted) event()         {}
 func (LogStartOffsetAdvanced) event() {}
 func (LogRecovered) event()           {}
 func (DuplicateIgnored) event()       {}
+func (ReplicaRoleChanged) event()     {}
+func (LogTruncated) event()           {}
 func (RequestFailed) event()          {}
 func (RecordPartitioned) event()      {}
 func (RecordAcked) event()            {}

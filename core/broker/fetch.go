@@ -71,16 +71,17 @@ func (n *Node) fetchResponse(req *kmsg.FetchRequest) *kmsg.FetchResponse {
 			sp.RecordBatches = []byte{}
 			p := n.partition(rt.Topic, rp.Partition)
 			switch {
-			case req.ReplicaID >= 0:
-				// Followers arrive with replication; until then no one
-				// may fetch as a replica.
-				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			case p == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case !n.isLeader(p):
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			case req.Version >= 9 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.leaderEpoch:
 				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
 			case req.Version >= 9 && rp.CurrentLeaderEpoch > p.leaderEpoch:
 				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			case req.ReplicaID >= 0:
+				got := n.replicaFetch(req, p, rp, &sp, maxBytes)
+				maxBytes -= got
 			default:
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = p.hw, p.hw, p.log.LogStartOffset()
 				limit := min(int(rp.PartitionMaxBytes), maxBytes)

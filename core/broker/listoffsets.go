@@ -28,6 +28,8 @@ func (n *Node) listOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 			switch {
 			case p == nil:
 				sp.ErrorCode = n.fail("ListOffsets", rt.Topic, rp.Partition, kerr.UnknownTopicOrPartition)
+			case !n.isLeader(p):
+				sp.ErrorCode = n.fail("ListOffsets", rt.Topic, rp.Partition, kerr.NotLeaderForPartition)
 			case req.Version >= 4 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.leaderEpoch:
 				sp.ErrorCode = n.fail("ListOffsets", rt.Topic, rp.Partition, kerr.FencedLeaderEpoch)
 			case req.Version >= 4 && rp.CurrentLeaderEpoch > p.leaderEpoch:

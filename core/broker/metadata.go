@@ -11,10 +11,7 @@ import (
 // LEADER_NOT_AVAILABLE and the client asks again (KafkaApis.getTopicMetadata).
 func (n *Node) metadata(req *kmsg.MetadataRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	resp.Brokers = []kmsg.MetadataResponseBroker{{NodeID: int32(n.cfg.ID), Host: n.cfg.Host, Port: n.cfg.Port}}
-	if n.cfg.Rack != "" {
-		resp.Brokers[0].Rack = kmsg.StringPtr(n.cfg.Rack)
-	}
+	resp.Brokers = n.brokerList()
 	resp.ClusterID = kmsg.StringPtr(n.cfg.ClusterID)
 	resp.ControllerID = int32(n.cfg.ID)
 
@@ -50,10 +47,13 @@ func (n *Node) metadata(req *kmsg.MetadataRequest) kmsg.Response {
 			for _, p := range t.parts {
 				rp := kmsg.NewMetadataResponseTopicPartition()
 				rp.Partition = p.index
-				rp.Leader = int32(n.cfg.ID)
+				rp.Leader = p.leader
 				rp.LeaderEpoch = p.leaderEpoch
-				rp.Replicas = []int32{int32(n.cfg.ID)}
-				rp.ISR = []int32{int32(n.cfg.ID)}
+				rp.Replicas = append([]int32(nil), p.replicas...)
+				rp.ISR = append([]int32(nil), p.isr...)
+				if p.leader < 0 {
+					rp.ErrorCode = kerr.LeaderNotAvailable.Code
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 		case validateTopicName(name) != nil || n.collides(name) != "":

@@ -69,6 +69,12 @@ type Node struct {
 	// Producer ids below producerIDLimit are reserved in the store.
 	nextProducerID, producerIDLimit int64
 
+	// The cluster as the metadata tells it (cluster.go, replication.go).
+	brokers  map[int32]BrokerAddr
+	fetchers map[int32]*fetcher // by leader: this broker's replica fetches
+	produces []*parkedProduce   // acks=all produces waiting for the ISR
+	corr     int32              // correlation ids of this broker's own requests
+
 	writes []storage.Write
 	out    []core.Envelope
 	events []core.Event
@@ -95,7 +101,17 @@ type partition struct {
 	hw          int64
 	leaderEpoch int32
 	producers   map[int64]*producerEntry // idempotent producers, see producerstate.go
+
+	// Replication (see cluster.go): who holds the partition, who leads and
+	// who is in sync, and, on the leader, what each follower has fetched.
+	leader         int32
+	replicas, isr  []int32
+	partitionEpoch int32
+	followers      map[int32]*followerState
 }
+
+// isLeader reports whether this broker leads p.
+func (n *Node) isLeader(p *partition) bool { return p.leader == int32(n.cfg.ID) }
 
 // New returns a broker with no topics; store must be empty.
 func New(cfg Config) *Node {
@@ -151,7 +167,8 @@ func Open(cfg Config, store storage.Store) (*Node, error) {
 					Segment: r.Segment, TruncatedBytes: r.TruncatedBytes, NextOffset: r.NextOffset, Reason: r.Reason})
 			}
 			// With a single replica every stored record is committed.
-			p := &partition{topic: m.Name, index: i, log: l, hw: l.LogEndOffset()}
+			p := n.newPartition(m.Name, i, l)
+			p.hw = l.LogEndOffset()
 			// Kafka rebuilds producer state from the log too (after its
 			// last snapshot; UnifiedLog.rebuildProducerState).
 			l.Batches(l.LogStartOffset(), func(b partlog.Batch) bool {
@@ -197,6 +214,13 @@ func (n *Node) Tick(now int64) {
 		n.nextRetention = n.now + n.cfg.RetentionCheckIntervalMs
 		n.applyRetention()
 	}
+	for _, name := range n.topicNames() {
+		for _, p := range n.topics[name].parts {
+			n.shrinkISR(p)
+		}
+	}
+	n.completeProduces()
+	n.fetchAll()
 	n.serveParked()
 }
 
@@ -229,6 +253,9 @@ var supported = map[int16][2]int16{
 func (n *Node) Step(env core.Envelope) {
 	req := env.Request
 	if req == nil {
+		if resp, ok := env.Response.(*kmsg.FetchResponse); ok {
+			n.replicaFetched(env, resp)
+		}
 		return
 	}
 	r, ok := supported[req.Key()]
@@ -253,7 +280,8 @@ func (n *Node) Step(env core.Envelope) {
 	case *kmsg.InitProducerIDRequest:
 		resp = n.initProducerID(req)
 	case *kmsg.ProduceRequest:
-		resp = n.produce(req)
+		n.produce(env, req)
+		return
 	case *kmsg.ListOffsetsRequest:
 		resp = n.listOffsets(req)
 	case *kmsg.FetchRequest:
@@ -323,7 +351,7 @@ func (n *Node) createTopic(name string, partitions int32, configs map[string]str
 	m := topicMeta{Name: name, ID: id, Partitions: partitions, Configs: configs}
 	t := &topic{meta: m, cfg: tc}
 	for i := int32(0); i < partitions; i++ {
-		t.parts = append(t.parts, &partition{topic: name, index: i, log: partlog.New(logDir(name, i), tc.log)})
+		t.parts = append(t.parts, n.newPartition(name, i, partlog.New(logDir(name, i), tc.log)))
 	}
 	data, _ := json.Marshal(m) // cannot fail: plain strings and numbers
 	n.writes = append(n.writes, storage.Write{Op: storage.OpPut, Name: "meta/topics/" + name, Data: data})
@@ -331,6 +359,13 @@ func (n *Node) createTopic(name string, partitions int32, configs map[string]str
 	n.topics[name] = t
 	n.events = append(n.events, core.TopicCreated{Topic: name, Partitions: partitions, Configs: tc.effective()})
 	return t
+}
+
+// newPartition is a partition led by this broker alone, as on a single
+// broker; ApplyPartition changes that in a cluster.
+func (n *Node) newPartition(topic string, index int32, l *partlog.Log) *partition {
+	self := int32(n.cfg.ID)
+	return &partition{topic: topic, index: index, log: l, leader: self, replicas: []int32{self}, isr: []int32{self}}
 }
 
 // newTopicID draws a version 4 UUID, as Kafka's Uuid.randomUuid, that no

@@ -12,12 +12,13 @@ import (
 )
 
 // produce appends one batch per partition. With acks=0 the broker sends no
-// response at all (KafkaApis.handleProduceRequest). With one replica the high
-// watermark moves with the log end offset, so acks=1 and acks=all are
-// answered alike once the append is in this Ready (and so persisted before
-// the response leaves).
-func (n *Node) produce(req *kmsg.ProduceRequest) kmsg.Response {
+// response at all (KafkaApis.handleProduceRequest); with acks=1 it answers
+// once the leader appended (in this Ready, so persisted before the response
+// leaves); with acks=all it waits until the high watermark, the smallest log
+// end offset in the ISR, passes the batch (DelayedProduce).
+func (n *Node) produce(env core.Envelope, req *kmsg.ProduceRequest) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	waiting := map[*partition]int64{}
 	validAcks := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
@@ -31,7 +32,10 @@ func (n *Node) produce(req *kmsg.ProduceRequest) kmsg.Response {
 			if !validAcks {
 				err = kerr.InvalidRequiredAcks
 			} else {
-				err, msg = n.appendTo(rt.Topic, rp, &sp)
+				err, msg = n.appendTo(rt.Topic, rp, &sp, req.Acks)
+				if p := n.partition(rt.Topic, rp.Partition); err == nil && req.Acks == -1 && p.hw <= sp.BaseOffset {
+					waiting[p] = sp.BaseOffset + int64(recordCount(rp.Records))
+				}
 			}
 			if err != nil {
 				sp.ErrorCode = n.fail("Produce", rt.Topic, rp.Partition, err)
@@ -44,18 +48,39 @@ func (n *Node) produce(req *kmsg.ProduceRequest) kmsg.Response {
 		resp.Topics = append(resp.Topics, st)
 	}
 	n.serveParked()
-	if req.Acks == 0 {
-		return nil
+	switch {
+	case req.Acks == 0:
+	case len(waiting) > 0:
+		n.produces = append(n.produces, &parkedProduce{env: env, resp: resp, waiting: waiting,
+			deadline: n.now + int64(max(req.TimeoutMillis, 0))})
+		n.completeProduces()
+	default:
+		n.reply(env, resp)
 	}
-	return resp
+}
+
+// recordCount is the number of offsets the one batch in records takes.
+func recordCount(records []byte) int32 {
+	h, _, err := record.ParseBatch(records)
+	if err != nil {
+		return 0
+	}
+	return h.LastOffsetDelta + 1
 }
 
 // appendTo validates a partition's records as Kafka's LogValidator does and
 // appends them.
-func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) (*kerr.Error, string) {
+func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, acks int16) (*kerr.Error, string) {
 	p := n.partition(topic, rp.Partition)
 	if p == nil {
 		return kerr.UnknownTopicOrPartition, ""
+	}
+	if !n.isLeader(p) {
+		return kerr.NotLeaderForPartition, ""
+	}
+	if acks == -1 && len(p.isr) < n.minInsync(p) {
+		// Refused before the append (Partition.appendRecordsToLeader).
+		return kerr.NotEnoughReplicas, fmt.Sprintf("the ISR %v has fewer than min.insync.replicas=%d replicas", p.isr, n.minInsync(p))
 	}
 	tc := n.topics[topic].cfg
 	if len(rp.Records) == 0 {
@@ -150,8 +175,7 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 	n.writes = append(n.writes, p.log.Writes()...)
 	n.events = append(n.events, core.RecordsAppended{Topic: topic, Partition: p.index, BaseOffset: base,
 		LastOffset: last, Records: h.NumRecords, Bytes: len(raw), LeaderEpoch: p.leaderEpoch})
-	p.hw = p.log.LogEndOffset()
-	n.events = append(n.events, core.HighWatermarkAdvanced{Topic: topic, Partition: p.index, HighWatermark: p.hw})
+	n.maybeAdvanceHW(p)
 	sp.BaseOffset = base
 	sp.LogStartOffset = p.log.LogStartOffset()
 	return nil, ""

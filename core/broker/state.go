@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/streamlab/streamlab/core/partlog"
@@ -28,6 +30,8 @@ type PartitionInfo struct {
 	LogEndOffset   int64
 	Bytes          int64
 	Segments       []partlog.SegmentInfo
+	Leader         int32   // -1: none
+	Replicas, ISR  []int32 // as this broker knows them
 }
 
 // StoredRecord is one record as the log holds it.
@@ -59,6 +63,7 @@ func (n *Node) Partition(topic string, partition int32) (info PartitionInfo, ok 
 		Topic: topic, Partition: partition, LeaderEpoch: p.leaderEpoch,
 		LogStartOffset: p.log.LogStartOffset(), HighWatermark: p.hw, LogEndOffset: p.log.LogEndOffset(),
 		Bytes: p.log.Size(), Segments: p.log.Segments(),
+		Leader: p.leader, Replicas: slices.Clone(p.replicas), ISR: slices.Clone(p.isr),
 	}, true
 }
 

@@ -1,0 +1,143 @@
+package broker
+
+import (
+	"slices"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamlab/streamlab/core"
+)
+
+// In a cluster the broker does not decide who holds a partition: the
+// controller's metadata log does, and every broker applies it (KRaft's
+// BrokerMetadataPublisher / ReplicaManager.applyDelta). These methods are
+// that seam: what the metadata says about brokers, topics and partitions.
+// Until the controller is wired in, tests call them directly, and ISR
+// changes a leader asks for are applied at once (see alterISR).
+
+// BrokerAddr is where a broker listens (a RegisterBrokerRecord's listener).
+type BrokerAddr struct {
+	ID   int32
+	Host string
+	Port int32
+	Rack string
+}
+
+// PartitionState is a partition's registration in the metadata log.
+type PartitionState struct {
+	Leader         int32 // -1: no leader
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	Replicas       []int32 // assignment order; the first is the preferred leader
+	ISR            []int32
+}
+
+// ApplyBroker records where a broker listens, for Metadata responses.
+func (n *Node) ApplyBroker(b BrokerAddr) {
+	if n.brokers == nil {
+		n.brokers = map[int32]BrokerAddr{}
+	}
+	n.brokers[b.ID] = b
+}
+
+// ApplyTopic creates a topic whose partitions the metadata will place; each
+// starts with no leader until ApplyPartition.
+func (n *Node) ApplyTopic(name string, id [16]byte, partitions int32, configs map[string]string) error {
+	if n.topics[name] != nil {
+		return nil
+	}
+	tc, err := parseTopicConfig(configs, n.cfg)
+	if err != nil {
+		return err
+	}
+	t := n.createTopic(name, partitions, configs, tc)
+	t.meta.ID = id
+	for _, p := range t.parts {
+		p.leader, p.replicas, p.isr = -1, nil, nil
+	}
+	return nil
+}
+
+// ApplyPartition makes this broker the partition's leader or a follower as
+// the state says (Partition.makeLeader / makeFollower).
+func (n *Node) ApplyPartition(topic string, index int32, st PartitionState) {
+	p := n.partition(topic, index)
+	if p == nil || st.LeaderEpoch < p.leaderEpoch {
+		return // unknown topic, or stale metadata
+	}
+	self := int32(n.cfg.ID)
+	wasLeader := n.isLeader(p)
+	newEpoch := st.LeaderEpoch != p.leaderEpoch || st.Leader != p.leader
+	p.leader, p.leaderEpoch, p.partitionEpoch = st.Leader, st.LeaderEpoch, st.PartitionEpoch
+	p.replicas, p.isr = slices.Clone(st.Replicas), slices.Clone(st.ISR)
+	if n.isLeader(p) {
+		if !wasLeader || newEpoch {
+			// A new leader knows nothing of its followers yet; it starts
+			// their clocks now so that they get replica.lag.time.max.ms
+			// to catch up (Partition.makeLeader resets replica state).
+			p.followers = map[int32]*followerState{}
+			for _, r := range p.replicas {
+				if r != self {
+					p.followers[r] = &followerState{leo: -1, lastCaughtUp: n.now}
+				}
+			}
+			n.events = append(n.events, core.ReplicaRoleChanged{Topic: topic, Partition: index, Role: "leader", Leader: st.Leader, LeaderEpoch: st.LeaderEpoch})
+		}
+		n.maybeAdvanceHW(p)
+		return
+	}
+	p.followers = nil
+	if wasLeader {
+		n.failParkedProduces(p)
+	}
+	if newEpoch && slices.Contains(p.replicas, self) {
+		n.events = append(n.events, core.ReplicaRoleChanged{Topic: topic, Partition: index, Role: "follower", Leader: st.Leader, LeaderEpoch: st.LeaderEpoch})
+	}
+	if slices.Contains(p.replicas, self) && p.leader >= 0 {
+		n.fetch0(p.leader)
+	}
+}
+
+func (n *Node) brokerList() []kmsg.MetadataResponseBroker {
+	self := BrokerAddr{ID: int32(n.cfg.ID), Host: n.cfg.Host, Port: n.cfg.Port, Rack: n.cfg.Rack}
+	all := map[int32]BrokerAddr{self.ID: self}
+	for id, b := range n.brokers {
+		all[id] = b
+	}
+	var out []kmsg.MetadataResponseBroker
+	for _, b := range all {
+		mb := kmsg.MetadataResponseBroker{NodeID: b.ID, Host: b.Host, Port: b.Port}
+		if b.Rack != "" {
+			mb.Rack = kmsg.StringPtr(b.Rack)
+		}
+		out = append(out, mb)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NodeID < out[j].NodeID })
+	return out
+}
+
+// Replica describes one replica of a partition, for the UI and checkers.
+type Replica struct {
+	Broker       int32
+	InSync       bool
+	LogEndOffset int64 // as the leader last saw it (-1: not yet)
+}
+
+// Replicas lists a partition's replicas as this broker, its leader, sees
+// them; nil on a follower.
+func (n *Node) Replicas(topic string, index int32) []Replica {
+	p := n.partition(topic, index)
+	if p == nil || !n.isLeader(p) {
+		return nil
+	}
+	var out []Replica
+	for _, r := range p.replicas {
+		leo := p.log.LogEndOffset()
+		if f := p.followers[r]; f != nil {
+			leo = f.leo
+		}
+		out = append(out, Replica{Broker: r, InSync: slices.Contains(p.isr, r), LogEndOffset: leo})
+	}
+	return out
+}
