@@ -47,8 +47,13 @@ func newCluster(t *testing.T, seed uint64, configs map[string]string) *cluster {
 	return c
 }
 
-// start runs broker id on store (nil: a new one) and applies the metadata.
+// start runs broker id on store (nil: a new one).
 func (c *cluster) start(id core.NodeID, store storage.Store) {
+	c.s.Add(c.open(id, store), store)
+}
+
+// open opens broker id on store (nil: a new one) and applies the metadata.
+func (c *cluster) open(id core.NodeID, store storage.Store) *broker.Node {
 	cfg := broker.DefaultConfig(id)
 	var n *broker.Node
 	if store == nil {
@@ -67,7 +72,7 @@ func (c *cluster) start(id core.NodeID, store storage.Store) {
 	}
 	n.ApplyPartition("r", 0, c.state)
 	c.brokers[id] = n
-	c.s.Add(n, store)
+	return n
 }
 
 // elect gives the partition a new leader and ISR on every live broker.

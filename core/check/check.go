@@ -17,6 +17,12 @@ type tp struct {
 	partition int32
 }
 
+// replica is one broker's copy of a partition.
+type replica struct {
+	node core.NodeID
+	tp
+}
+
 // Log is what a checker needs from a broker (broker.Node satisfies it).
 type Log interface {
 	Partition(topic string, partition int32) (broker.PartitionInfo, bool)
@@ -25,9 +31,11 @@ type Log interface {
 
 // Run returns every invariant violation found in a run's events and the
 // final state of log:
-//   - offsets are assigned once, contiguously: each append starts where the
-//     previous one ended (one value per offset, offsets never reused);
-//   - the high watermark never passes the log end and never goes back;
+//   - on each replica, offsets are assigned once, contiguously: each append
+//     starts where the previous one ended (one value per offset, offsets
+//     never reused), unless a follower truncated its uncommitted tail first;
+//   - a replica's high watermark never passes its log end and never goes
+//     back, except when a truncation cuts below it;
 //   - every record acknowledged with an offset is in the log at that offset
 //     with the same key and value, unless retention removed it;
 //   - a consumer reads each partition in increasing offset order, never the
@@ -37,13 +45,17 @@ func Run(events []sim.Observed, log Log) []string {
 	bad := func(o sim.Observed, format string, args ...any) {
 		out = append(out, fmt.Sprintf("t=%d node %d: ", o.Time, o.Node)+fmt.Sprintf(format, args...))
 	}
-	end := map[tp]int64{}
-	hw := map[tp]int64{}
+	end := map[replica]int64{}
+	hw := map[replica]int64{}
 	read := map[[2]any]int64{} // (consumer, tp) -> last offset read
 	for _, o := range events {
 		switch e := o.Event.(type) {
+		case core.LogTruncated:
+			k := replica{o.Node, tp{e.Topic, e.Partition}}
+			end[k] = e.To
+			hw[k] = min(hw[k], e.To)
 		case core.RecordsAppended:
-			k := tp{e.Topic, e.Partition}
+			k := replica{o.Node, tp{e.Topic, e.Partition}}
 			if want, ok := end[k]; ok && e.BaseOffset != want {
 				bad(o, "%s-%d: append at offset %d, log end was %d", e.Topic, e.Partition, e.BaseOffset, want)
 			}
@@ -52,7 +64,7 @@ func Run(events []sim.Observed, log Log) []string {
 			}
 			end[k] = e.LastOffset + 1
 		case core.HighWatermarkAdvanced:
-			k := tp{e.Topic, e.Partition}
+			k := replica{o.Node, tp{e.Topic, e.Partition}}
 			if e.HighWatermark > end[k] {
 				bad(o, "%s-%d: high watermark %d above log end %d", e.Topic, e.Partition, e.HighWatermark, end[k])
 			}
