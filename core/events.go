@@ -325,3 +325,26 @@ func (BrokerFenced) event()           {}
 func (BrokerUnfenced) event()         {}
 func (PartitionLeaderChanged) event() {}
 func (IsrChanged) event()             {}
+
+// Idempotent producer events (core/client).
+type (
+	// ProducerIDAssigned: InitProducerId gave the producer an id and epoch;
+	// its batches carry them from now on, with sequence numbers from 0 in
+	// every partition. Reason says why it asked: a new producer, or the
+	// error after which it started over with a fresh id.
+	ProducerIDAssigned struct {
+		ProducerID int64
+		Epoch      int16
+		Broker     NodeID
+		Reason     string
+	}
+	// IdempotenceDisabled: the producer goes on without a producer id, so
+	// a retry may write a record twice; Reason says why.
+	IdempotenceDisabled struct {
+		Broker NodeID
+		Reason string
+	}
+)
+
+func (ProducerIDAssigned) event()  {}
+func (IdempotenceDisabled) event() {}

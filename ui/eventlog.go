@@ -119,6 +119,22 @@ func describe(ev core.Event) string {
 		return "lost " + message(e.Envelope) + ": " + e.Reason
 	case core.StorageFailed:
 		return "storage failed: " + e.Err
+	case core.DuplicateIgnored:
+		return fmt.Sprintf("ignored a retried batch of producer %d (sequence %d): it is already at offset %d", e.ProducerID, e.FirstSequence, e.BaseOffset)
+	case core.ProducerIDAssigned:
+		return fmt.Sprintf("got producer id %d, epoch %d (%s)", e.ProducerID, e.Epoch, e.Reason)
+	case core.IdempotenceDisabled:
+		return "producing without idempotence: " + e.Reason
+	case core.ReplicaRoleChanged:
+		return fmt.Sprintf("%s-%d: now %s in leader epoch %d (leader: broker %d)", e.Topic, e.Partition, e.Role, e.LeaderEpoch, e.Leader)
+	case core.IsrChanged:
+		return fmt.Sprintf("%s-%d: in-sync replicas %v → %v", e.Topic, e.Partition, e.PreviousISR, e.ISR)
+	case core.LogTruncated:
+		return fmt.Sprintf("%s-%d: truncated the log from %d to %d (%s)", e.Topic, e.Partition, e.From, e.To, e.Reason)
+	case core.FaultInjected:
+		return fmt.Sprintf("fault: %s %s", e.Kind, e.Detail)
+	case core.FaultHealed:
+		return fmt.Sprintf("healed: %s %s", e.Kind, e.Detail)
 	}
 	return fmt.Sprintf("%T", ev)
 }

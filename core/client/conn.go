@@ -24,6 +24,9 @@ var clientVersions = map[int16][2]int16{
 	kmsg.Produce.Int16():     {3, 12},
 	kmsg.Fetch.Int16():       {4, 17},
 	kmsg.ListOffsets.Int16(): {1, 10},
+	// InitProducerId v0 is enough for a producer without transactional.id;
+	// v3+ could bump an epoch (KIP-360), which this client does not do.
+	kmsg.InitProducerID.Int16(): {0, 5},
 }
 
 // Java client defaults shared by the producer and the consumer

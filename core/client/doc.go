@@ -3,7 +3,13 @@
 // Kafka requests (kmsg) to brokers through Envelopes, follow the Java
 // client's rules, configs and defaults, and report what happens as core
 // events: RecordPartitioned, RecordAcked, ProduceRetried, ProduceFailed,
-// RecordConsumed, OffsetReset, ConsumeFailed.
+// ProducerIDAssigned, IdempotenceDisabled, RecordConsumed, OffsetReset,
+// ConsumeFailed.
+//
+// The producer is idempotent by default (enable.idempotence, Kafka >= 3.0):
+// it gets a producer id with InitProducerId and numbers each partition's
+// records, so that the broker drops a retried batch it already has; see
+// idempotence.go for the rules and what is simplified.
 //
 // Like the Java client, every connection starts with ApiVersions and then
 // uses the highest version both sides know; metadata is fetched for the
@@ -14,8 +20,14 @@
 // the config; time only from Tick.
 //
 // Simplified compared with the Java client (the UI should say so):
-//   - no idempotence or transactions yet: retries may duplicate, and with
-//     max.in.flight > 1 reorder, records (as Kafka with enable.idempotence=false);
+//   - no transactions; with enable.idempotence=false (or acks other than
+//     all) retries may duplicate, and with max.in.flight > 1 reorder,
+//     records, as in Kafka;
+//   - the idempotent producer starts over with a fresh producer id where
+//     Java 2.5+ bumps its epoch (KIP-360), and then fails the batches whose
+//     earlier attempts may be in the log instead of risking a duplicate;
+//     a broker without InitProducerId turns idempotence off, as franz-go
+//     does, where Java fails;
 //   - no compression, no buffer.memory limit, no interceptors or serializers;
 //   - the sticky partitioner picks uniformly among partitions with a leader,
 //     without adaptive partitioning by queue length (KIP-794's

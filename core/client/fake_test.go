@@ -21,6 +21,71 @@ type fakeCluster struct {
 	// produceErrs are error codes to answer, in turn, to produces to a
 	// partition before accepting them.
 	produceErrs map[tp][]int16
+	// Idempotence, once supportIdempotence is called: producer ids handed
+	// out, and per producer and partition the batches written.
+	nextPID   int64
+	producers map[pidPart]*fakeProducer
+}
+
+type pidPart struct {
+	pid int64
+	tp
+}
+
+// fakeProducer is a broker's ProducerStateEntry, reduced: the epoch and the
+// last 5 batches (first sequence, last sequence, base offset).
+type fakeProducer struct {
+	epoch   int16
+	batches [][3]int64
+}
+
+// supportIdempotence makes the brokers serve InitProducerId and check
+// sequences as Kafka's ProducerAppendInfo does, without epoch bumps.
+func (f *fakeCluster) supportIdempotence() {
+	f.versions[kmsg.InitProducerID.Int16()] = [2]int16{0, 4}
+	f.nextPID = 7000
+	f.producers = map[pidPart]*fakeProducer{}
+}
+
+// checkSequence answers an idempotent batch: a duplicate of one of the last
+// 5 batches gets its base offset (dup), a gap an error.
+func (f *fakeCluster) checkSequence(k tp, h kmsg.RecordBatch) (dupOffset int64, code int16) {
+	if h.ProducerID < 0 || f.producers == nil {
+		return -1, 0
+	}
+	e := f.producers[pidPart{h.ProducerID, k}]
+	last := int64(h.FirstSequence) + int64(h.NumRecords) - 1
+	switch {
+	case e == nil && h.FirstSequence != 0:
+		return -1, kerr.UnknownProducerID.Code
+	case e == nil:
+		return -1, 0
+	}
+	for _, b := range e.batches {
+		if b[0] == int64(h.FirstSequence) && b[1] == last {
+			return b[2], 0
+		}
+	}
+	if want := e.batches[len(e.batches)-1][1] + 1; int64(h.FirstSequence) != want {
+		return -1, kerr.OutOfOrderSequenceNumber.Code
+	}
+	return -1, 0
+}
+
+func (f *fakeCluster) noteSequence(k tp, h kmsg.RecordBatch, base int64) {
+	if h.ProducerID < 0 || f.producers == nil {
+		return
+	}
+	key := pidPart{h.ProducerID, k}
+	e := f.producers[key]
+	if e == nil {
+		e = &fakeProducer{epoch: h.ProducerEpoch}
+		f.producers[key] = e
+	}
+	e.batches = append(e.batches, [3]int64{int64(h.FirstSequence), int64(h.FirstSequence) + int64(h.NumRecords) - 1, base})
+	if len(e.batches) > 5 {
+		e.batches = e.batches[1:]
+	}
 }
 
 type fakeTopic struct {
@@ -74,7 +139,7 @@ func (f *fakeCluster) answer(env core.Envelope) kmsg.Response {
 		if r := f.versions[req.Key()]; req.Version > r[1] {
 			resp.Version, resp.ErrorCode = 0, kerr.UnsupportedVersion.Code
 		}
-		for _, k := range []int16{0, 1, 2, 3, 18} {
+		for _, k := range []int16{0, 1, 2, 3, 18, 22} {
 			if r, ok := f.versions[k]; ok {
 				resp.ApiKeys = append(resp.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: r[0], MaxVersion: r[1]})
 			}
@@ -130,9 +195,14 @@ func (f *fakeCluster) answer(env core.Envelope) kmsg.Response {
 						op.ErrorCode = kerr.CorruptMessage.Code
 						break
 					}
+					if dup, code := f.checkSequence(k, h); code != 0 || dup >= 0 {
+						op.ErrorCode, op.BaseOffset = code, dup
+						break
+					}
 					raw := append([]byte(nil), rp.Records...)
 					record.SetBaseOffset(raw, t.next[rp.Partition])
 					op.BaseOffset = t.next[rp.Partition]
+					f.noteSequence(k, h, op.BaseOffset)
 					t.logs[rp.Partition] = append(t.logs[rp.Partition], raw)
 					t.next[rp.Partition] += int64(h.NumRecords)
 				}
@@ -143,6 +213,12 @@ func (f *fakeCluster) answer(env core.Envelope) kmsg.Response {
 		if req.Acks == 0 {
 			return nil
 		}
+		return resp
+	case *kmsg.InitProducerIDRequest:
+		resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.Version = req.Version
+		resp.ProducerID, resp.ProducerEpoch = f.nextPID, 0
+		f.nextPID++
 		return resp
 	case *kmsg.ListOffsetsRequest:
 		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)

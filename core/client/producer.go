@@ -61,6 +61,38 @@ func ParseAcks(s string) (Acks, error) {
 	return 0, fmt.Errorf("invalid value %q for configuration acks: string must be one of: all, -1, 0, 1", s)
 }
 
+// Idempotence is the producer's enable.idempotence, a boolean Kafka treats
+// differently when the user left it unset (AbstractConfig.originals): the zero
+// value means unset.
+type Idempotence int8
+
+const (
+	// IdempotenceDefault leaves enable.idempotence unset: on (Kafka's default
+	// since 3.0, KIP-679) unless acks is set to something other than all,
+	// which turns it off instead of failing
+	// (ProducerConfig.postProcessAndValidateIdempotenceConfigs).
+	IdempotenceDefault Idempotence = iota
+	// IdempotenceOn is enable.idempotence=true set explicitly: a
+	// configuration that conflicts with it is refused.
+	IdempotenceOn
+	// IdempotenceOff is enable.idempotence=false: batches carry no producer
+	// id, so a retry after a lost answer can write a record twice.
+	IdempotenceOff
+)
+
+// String is the config value as Kafka writes it, "" when unset.
+func (i Idempotence) String() string {
+	switch i {
+	case IdempotenceDefault:
+		return ""
+	case IdempotenceOn:
+		return "true"
+	case IdempotenceOff:
+		return "false"
+	}
+	return fmt.Sprintf("Idempotence(%d)", int8(i))
+}
+
 // AnyPartition in Record.Partition lets the partitioner choose.
 const AnyPartition int32 = -1
 
@@ -99,6 +131,9 @@ type ProducerConfig struct {
 	MaxBlockMs        int64 // max.block.ms: 60000, how long Send waits for metadata
 	MaxInFlight       int   // max.in.flight.requests.per.connection: 5
 	MetadataMaxAgeMs  int64 // metadata.max.age.ms: 300000
+	// EnableIdempotence is enable.idempotence: true unless acks is set to 0
+	// or 1 (see Idempotence). After withDefaults it is On or Off.
+	EnableIdempotence Idempotence
 	// Seed feeds the sticky partitioner's random choices and the backoff
 	// jitter.
 	Seed uint64
@@ -130,6 +165,18 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 		c.MaxInFlight = maxInFlightPerConnection
 	}
 	c.MetadataMaxAgeMs = orDefault(c.MetadataMaxAgeMs, defaultMetadataMaxAgeMs)
+	if c.EnableIdempotence == IdempotenceDefault {
+		// Since KIP-679 an unset enable.idempotence is true, but acks
+		// other than all turns it off rather than failing: "Idempotence
+		// will be disabled because acks is set to 1, not set to 'all'."
+		// (ProducerConfig.postProcessAndValidateIdempotenceConfigs). The
+		// same happens there for retries=0, which has no field here:
+		// retries is always Kafka's default, Integer.MAX_VALUE.
+		c.EnableIdempotence = IdempotenceOn
+		if c.Acks != AcksAll {
+			c.EnableIdempotence = IdempotenceOff
+		}
+	}
 	return c
 }
 
@@ -144,6 +191,18 @@ func (c ProducerConfig) Validate() error {
 	case d.DeliveryTimeoutMs < d.LingerMs+d.RequestTimeoutMs:
 		// KafkaProducer.configureDeliveryTimeout
 		return fmt.Errorf("delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms")
+	case c.EnableIdempotence < IdempotenceDefault || c.EnableIdempotence > IdempotenceOff:
+		return fmt.Errorf("invalid value %d for configuration enable.idempotence", int8(c.EnableIdempotence))
+	// ProducerConfig.postProcessAndValidateIdempotenceConfigs (Kafka 4.x):
+	// acks other than all is an error with an explicit
+	// enable.idempotence=true; max.in.flight > 5 is one unless
+	// enable.idempotence=false, even where acks turns idempotence off (3.x
+	// only warned: "in v4.0.0 and onward, this will become an error").
+	case c.EnableIdempotence == IdempotenceOn && d.Acks != AcksAll:
+		return fmt.Errorf("must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence")
+	case c.EnableIdempotence != IdempotenceOff && d.MaxInFlight > maxInFlightForIdempotence:
+		return fmt.Errorf("to use the idempotent producer, max.in.flight.requests.per.connection must be set to at most %d. Current value is %d",
+			maxInFlightForIdempotence, d.MaxInFlight)
 	}
 	return nil
 }
@@ -186,6 +245,23 @@ type batch struct {
 	closed     bool  // takes no more records
 	inflight   bool
 	done       bool
+	no         int64 // creation order; split parts share their batch's
+
+	// Idempotence: the producer id, epoch and base sequence the batch was
+	// given when first drained (ProducerBatch.setProducerState), kept by
+	// every retry so that the broker can recognise a duplicate.
+	seq          *batchSeq
+	maybeWritten bool  // an attempt ended without an answer: it may be in the log
+	lastErr      int16 // the error of the last attempt
+}
+
+// batchSeq is an idempotent batch's producer state; gen counts the producer
+// ids the producer was given, to tell a batch of an earlier one.
+type batchSeq struct {
+	gen   int
+	id    int64
+	epoch int16
+	base  int32
 }
 
 // full is ProducerBatch.isFull: closed for appends, or at its write limit.
@@ -239,11 +315,13 @@ func (b *batch) add(r *pending) int {
 // Producer is a Kafka producer as a deterministic state machine: Kafka's
 // KafkaProducer, RecordAccumulator and Sender in one.
 //
-// Not yet implemented: idempotence (enable.idempotence, Kafka's default since
-// 3.0) and transactions; batches carry no producer id, so a retry after a
-// lost answer can write a record twice, and with max.in.flight > 1 a retried
-// batch can land after a later one (Kafka documents the same for
-// enable.idempotence=false). Compression (compression.type) is none.
+// With enable.idempotence (the default with acks=all) batches carry a
+// producer id and sequence numbers, so the broker drops retries it already
+// has and partitions stay in order with up to 5 requests in flight
+// (idempotence.go). Without it a retry after a lost answer can write a
+// record twice, and with max.in.flight > 1 a retried batch can land after a
+// later one, as Kafka documents for enable.idempotence=false. Not
+// implemented: transactions; compression (compression.type) is none.
 type Producer struct {
 	cfg    ProducerConfig
 	nc     netClient
@@ -256,6 +334,8 @@ type Producer struct {
 	muted    map[tp]bool // max.in.flight=1: one batch in flight per partition
 	drainIdx map[core.NodeID]int
 	flushing bool
+	batchNo  int64
+	idem     idempotence
 
 	stats ProducerStats
 }
@@ -282,6 +362,10 @@ type BatchInfo struct {
 	CreatedMs int64
 	Attempts  int
 	InFlight  bool
+	// ProducerID and BaseSequence identify an idempotent batch once it
+	// has been sent; -1 before, or without idempotence.
+	ProducerID   int64
+	BaseSequence int32
 }
 
 // NewProducer returns a producer. It panics on a configuration that Validate
@@ -299,6 +383,7 @@ func NewProducer(cfg ProducerConfig) *Producer {
 		queues:   map[tp][]*batch{},
 		muted:    map[tp]bool{},
 		drainIdx: map[core.NodeID]int{},
+		idem:     newIdempotence(cfg.EnableIdempotence == IdempotenceOn),
 	}
 }
 
@@ -386,8 +471,12 @@ func (p *Producer) Stats() ProducerStats {
 func (p *Producer) Batches() []BatchInfo {
 	var out []BatchInfo
 	info := func(b *batch) BatchInfo {
-		return BatchInfo{Topic: b.topic, Partition: b.partition, Records: len(b.recs), Bytes: b.size,
-			CreatedMs: b.createdMs, Attempts: b.attempts, InFlight: b.inflight}
+		bi := BatchInfo{Topic: b.topic, Partition: b.partition, Records: len(b.recs), Bytes: b.size,
+			CreatedMs: b.createdMs, Attempts: b.attempts, InFlight: b.inflight, ProducerID: -1, BaseSequence: -1}
+		if b.seq != nil {
+			bi.ProducerID, bi.BaseSequence = b.seq.id, b.seq.base
+		}
+		return bi
 	}
 	for _, b := range p.inflight {
 		out = append(out, info(b))
@@ -413,6 +502,7 @@ func (p *Producer) PartitionCount(topic string) int32 { return p.nc.meta.partiti
 func (p *Producer) run() {
 	p.placeWaiting()
 	p.expire()
+	p.maybeInitProducerID()
 	p.sendReady()
 	p.nc.maybeUpdateMetadata()
 	if p.flushing && p.Pending() == 0 {
@@ -526,7 +616,8 @@ func (p *Producer) appendTo(k tp, r *pending) {
 }
 
 func (p *Producer) newBatch(k tp, r *pending) *batch {
-	b := &batch{tp: k, size: record.HeaderSize, createdMs: p.nc.now}
+	p.batchNo++
+	b := &batch{tp: k, size: record.HeaderSize, createdMs: p.nc.now, no: p.batchNo}
 	b.add(r)
 	b.writeLimit = max(p.cfg.BatchSize, b.size)
 	p.enqueue(b, false)
@@ -541,9 +632,19 @@ func (p *Producer) enqueue(b *batch, front bool) {
 		i, _ := slices.BinarySearchFunc(p.order, b.tp, tp.compare)
 		p.order = slices.Insert(p.order, i, b.tp)
 	}
-	if front {
+	switch {
+	case front && p.idem.on():
+		// An idempotent producer puts a retried batch back in sequence
+		// order, not first (RecordAccumulator.insertInSequenceOrder):
+		// sequences are given in creation order, so creation order it is.
+		i := 0
+		for i < len(q) && q[i].no <= b.no {
+			i++
+		}
+		q = slices.Insert(q, i, b)
+	case front:
 		q = slices.Insert(q, 0, b)
-	} else {
+	default:
 		q = append(q, b)
 	}
 	p.queues[b.tp] = q
@@ -569,6 +670,7 @@ func (p *Producer) expire() {
 	for _, b := range p.inflight {
 		if deadline(b) {
 			b.inflight = false
+			b.maybeWritten = true
 			delete(p.muted, b.tp)
 			p.failBatch(b, p.expiryMessage(b))
 			continue
@@ -653,6 +755,9 @@ func (p *Producer) drain(node core.NodeID) []*batch {
 		if size+first.size > p.cfg.MaxRequestSize && len(out) > 0 {
 			break
 		}
+		if !p.sequence(first) {
+			continue
+		}
 		p.queues[k] = q[1:]
 		first.closed = true
 		size += first.size
@@ -679,7 +784,11 @@ func (p *Producer) produce(node core.NodeID, batches []*batch) {
 		for i, r := range b.recs {
 			recs[i] = record.Record{Timestamp: r.Timestamp, Key: r.Key, Value: r.Value, Headers: r.Headers}
 		}
-		part := kmsg.ProduceRequestTopicPartition{Partition: b.partition, Records: record.Build(record.Batch{Records: recs})}
+		rb := record.Batch{Records: recs}
+		if s := b.seq; s != nil {
+			rb.Producer = &record.Producer{ID: s.id, Epoch: s.epoch, BaseSequence: s.base}
+		}
+		part := kmsg.ProduceRequestTopicPartition{Partition: b.partition, Records: record.Build(rb)}
 		if n := len(req.Topics); n > 0 && req.Topics[n-1].Topic == b.topic {
 			req.Topics[n-1].Partitions = append(req.Topics[n-1].Partitions, part)
 		} else {
@@ -722,6 +831,7 @@ func (p *Producer) produce(node core.NodeID, batches []*batch) {
 		for _, b := range batches {
 			switch {
 			case err != nil:
+				b.maybeWritten = true // no answer: the broker may have appended it
 				p.completeBatch(b, err.Code, -1)
 			case parts[b.tp] == nil:
 				p.completeBatch(b, kerr.UnknownServerError.Code, -1) // a broker that forgot a partition
@@ -737,9 +847,13 @@ func (p *Producer) produce(node core.NodeID, batches []*batch) {
 // split it, retry it or fail it.
 func (p *Producer) completeBatch(b *batch, code int16, baseOffset int64) {
 	if b.done {
-		return // expired while in flight
+		if code == 0 {
+			p.idem.acked(b) // expired while in flight, yet written
+		}
+		return
 	}
 	b.inflight = false
+	b.lastErr = code
 	delete(p.muted, b.tp)
 	if i := slices.Index(p.inflight, b); i >= 0 {
 		p.inflight = slices.Delete(p.inflight, i, i+1)
@@ -747,9 +861,28 @@ func (p *Producer) completeBatch(b *batch, code int16, baseOffset int64) {
 	if invalidMetadata(code) {
 		p.nc.meta.requestUpdate()
 	}
+	if code == kerr.RequestTimedOut.Code || code == kerr.NotEnoughReplicasAfterAppend.Code {
+		// The leader appended the batch but did not hear from enough
+		// replicas in time: it is in the log, unacknowledged.
+		b.maybeWritten = true
+	}
 	switch {
 	case code == 0:
+		p.idem.acked(b)
 		p.ackBatch(b, baseOffset)
+	case code == kerr.DuplicateSequenceNumber.Code && b.seq != nil:
+		// Old brokers answer a duplicate older than the batches they keep
+		// with this error; the batch is in the log at an unknown offset,
+		// and Sender.completeBatch treats it as a success.
+		p.idem.acked(b)
+		p.ackBatch(b, -1)
+	case (code == kerr.OutOfOrderSequenceNumber.Code || code == kerr.UnknownProducerID.Code) && b.seq != nil:
+		p.idem.sequenceError(b, code)
+		if p.nc.now < b.createdMs+p.cfg.DeliveryTimeoutMs {
+			p.retry(b, code)
+		} else {
+			p.failBatch(b, errName(code))
+		}
 	case code == kerr.MessageTooLarge.Code && len(b.recs) > 1:
 		// The broker's message.max.bytes is smaller than our batch: split
 		// it into batches of batch.size and retry (Sender.completeBatch ->
@@ -757,14 +890,25 @@ func (p *Producer) completeBatch(b *batch, code int16, baseOffset int64) {
 		// creation time, so delivery.timeout.ms still counts from it.
 		p.split(b)
 	case retriable(code) && p.nc.now < b.createdMs+p.cfg.DeliveryTimeoutMs:
-		b.attempts++
-		b.retryAt = p.nc.now + p.nc.retryBackoff(b.attempts-1)
-		p.enqueue(b, true)
-		p.stats.Retries++
-		p.nc.emit(core.ProduceRetried{Topic: b.topic, Partition: b.partition, Records: len(b.recs), Attempt: b.attempts, Error: errName(code)})
+		p.retry(b, code)
 	default:
 		p.failBatch(b, errName(code))
 	}
+}
+
+// retry puts a batch back for another attempt after the retry backoff
+// (Sender.reenqueueBatch), unless it belongs to an earlier producer id and
+// cannot be resent safely (see idempotence.restamp).
+func (p *Producer) retry(b *batch, code int16) {
+	if msg, ok := p.idem.restamp(b); !ok {
+		p.failBatch(b, msg)
+		return
+	}
+	b.attempts++
+	b.retryAt = p.nc.now + p.nc.retryBackoff(b.attempts-1)
+	p.enqueue(b, true)
+	p.stats.Retries++
+	p.nc.emit(core.ProduceRetried{Topic: b.topic, Partition: b.partition, Records: len(b.recs), Attempt: b.attempts, Error: errName(code)})
 }
 
 func (p *Producer) split(b *batch) {
@@ -772,13 +916,34 @@ func (p *Producer) split(b *batch) {
 	var cur *batch
 	for _, r := range b.recs {
 		if cur == nil || !cur.fits(r) {
-			cur = &batch{tp: b.tp, size: record.HeaderSize, createdMs: b.createdMs}
+			cur = &batch{tp: b.tp, size: record.HeaderSize, createdMs: b.createdMs, no: b.no,
+				maybeWritten: b.maybeWritten, lastErr: b.lastErr}
 			cur.add(r)
 			cur.writeLimit = max(p.cfg.BatchSize, cur.size)
 			parts = append(parts, cur)
 			continue
 		}
 		cur.add(r)
+	}
+	if msg, ok := p.idem.restamp(b); !ok {
+		p.failBatch(b, msg)
+		return
+	}
+	if s := b.seq; s != nil {
+		// The parts take the sequences of the batch they split, in order
+		// (RecordAccumulator.splitAndReenqueue).
+		seq := s.base
+		for _, part := range parts {
+			part.seq = &batchSeq{gen: s.gen, id: s.id, epoch: s.epoch, base: seq}
+			seq = incrementSequence(seq, int32(len(part.recs)))
+		}
+	}
+	if p.idem.on() {
+		for _, part := range parts { // in order: enqueue keeps sequence order
+			part.closed = true
+			p.enqueue(part, true)
+		}
+		return
 	}
 	for i := len(parts) - 1; i >= 0; i-- {
 		parts[i].closed = true
@@ -800,6 +965,7 @@ func (p *Producer) ackBatch(b *batch, baseOffset int64) {
 
 func (p *Producer) failBatch(b *batch, msg string) {
 	b.done = true
+	p.idem.failed(b)
 	for _, r := range b.recs {
 		p.failRecord(r, msg)
 	}

@@ -50,7 +50,9 @@ func TestProducerHandshakeThenMetadataThenProduce(t *testing.T) {
 	f := newFakeCluster(1)
 	f.versions[kmsg.ApiVersions.Int16()] = [2]int16{0, 3} // an older broker
 	f.addTopic("t", 1)
-	p, h := newProducer(t, f, ProducerConfig{})
+	// Without idempotence: an idempotent producer asks for its producer id
+	// at once (TestIdempotentProducerInitProducerID).
+	p, h := newProducer(t, f, ProducerConfig{EnableIdempotence: IdempotenceOff})
 	if len(h.sent) != 0 {
 		t.Fatalf("sent %v before any record: Kafka's producer fetches metadata on send", h.sent)
 	}
@@ -345,8 +347,9 @@ func TestProducerSplitsOnMessageTooLarge(t *testing.T) {
 
 func TestProducerRequestTimeoutReconnectsAndRetries(t *testing.T) {
 	f := newFakeCluster(1)
+	f.supportIdempotence()
 	f.addTopic("t", 1)
-	p, h := newProducer(t, f, ProducerConfig{})
+	p, h := newProducer(t, f, ProducerConfig{EnableIdempotence: IdempotenceOff})
 	silent := true
 	h.intercept = func(env core.Envelope) (kmsg.Response, bool) {
 		_, isProduce := env.Request.(*kmsg.ProduceRequest)

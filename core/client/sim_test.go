@@ -206,3 +206,105 @@ func TestProducerSurvivesNetworkCut(t *testing.T) {
 		t.Fatal("no request timed out during the cut")
 	}
 }
+
+// lostAnswersRun produces 60 records through a real broker while, for 3 s in
+// the middle, every answer from the broker to the producer is lost
+// (sim.CutOneWay): the requests arrive and are appended, the producer times
+// out after request.timeout.ms and retries once the link heals. It returns
+// how many copies of each record the log holds, and the run's events.
+func lostAnswersRun(t *testing.T, idem Idempotence) (map[string]int, []sim.Observed) {
+	t.Helper()
+	s := sim.New(5)
+	bc := broker.DefaultConfig(1)
+	bc.NumPartitions = 3
+	b := broker.New(bc)
+	s.Add(b, nil)
+	prod := NewProducer(ProducerConfig{ID: core.ClientIDBase, Bootstrap: []core.NodeID{1}, EnableIdempotence: idem, Seed: 5})
+	s.Add(prod, nil)
+	var events []sim.Observed
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			prod.Send(Record{Topic: "t", Partition: AnyPartition, Key: []byte(fmt.Sprint("k", i%5)), Value: []byte(fmt.Sprint(i))})
+			s.RunFor(20)
+			events = append(events, s.Events()...)
+		}
+	}
+	send(0, 20)
+	s.CutOneWay(1, prod.ID())
+	send(20, 40)
+	s.RunFor(3000)
+	s.Heal(1, prod.ID())
+	send(40, 60)
+	if !s.RunUntil(func() bool {
+		events = append(events, s.Events()...)
+		return prod.Pending() == 0
+	}, 120000) {
+		t.Fatalf("pending %d", prod.Pending())
+	}
+	copies := map[string]int{}
+	for p := int32(0); p < 3; p++ {
+		for _, r := range b.Records("t", p, 0, 1<<20) {
+			copies[string(r.Value)]++
+		}
+	}
+	return copies, events
+}
+
+// The proof: answers lost after the broker appended the records.
+// Without idempotence the retries write duplicates; with it, the broker
+// recognises each retry by producer id and sequence, and the log holds every
+// record exactly once.
+func TestIdempotenceAgainstLostAnswers(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		idem Idempotence
+	}{{"enable.idempotence=false", IdempotenceOff}, {"enable.idempotence=true", IdempotenceDefault}} {
+		t.Run(c.name, func(t *testing.T) {
+			copies, events := lostAnswersRun(t, c.idem)
+			var retried, acked, dupIgnored int
+			var pids []core.ProducerIDAssigned
+			for _, o := range events {
+				switch e := o.Event.(type) {
+				case core.ProduceRetried:
+					retried++
+				case core.RecordAcked:
+					acked++
+				case core.DuplicateIgnored:
+					dupIgnored++
+				case core.ProducerIDAssigned:
+					pids = append(pids, e)
+				case core.IdempotenceDisabled:
+					t.Skipf("the broker does not support InitProducerId: %s", e.Reason)
+				case core.ProduceFailed:
+					t.Fatalf("failed: %+v", e)
+				}
+			}
+			if retried == 0 || acked != 60 {
+				t.Fatalf("%d retries, %d acks: the cut lost no answer", retried, acked)
+			}
+			dups := 0
+			for i := range 60 {
+				switch n := copies[fmt.Sprint(i)]; {
+				case n == 0:
+					t.Fatalf("record %d is not in the log", i)
+				case n > 1:
+					dups += n - 1
+				}
+			}
+			if c.idem == IdempotenceOff {
+				if dups == 0 || len(pids) != 0 {
+					t.Fatalf("%d duplicates, producer ids %v: the retries should have written copies", dups, pids)
+				}
+				t.Logf("%d retries wrote %d duplicates", retried, dups)
+				return
+			}
+			if dups != 0 || dupIgnored == 0 {
+				t.Fatalf("%d duplicates in the log, %d retries recognised by the broker", dups, dupIgnored)
+			}
+			if len(pids) != 1 {
+				t.Fatalf("producer ids %+v, want one", pids)
+			}
+			t.Logf("%d retries, %d recognised as duplicates by the broker", retried, dupIgnored)
+		})
+	}
+}
