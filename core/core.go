@@ -26,18 +26,21 @@ type NodeID int32
 // ClientIDBase is the first id a host gives to clients, far above broker ids.
 const ClientIDBase NodeID = 1000
 
-// Envelope carries exactly one Kafka request or response between machines.
-// Exactly one of Request and Response is set. For a request, ClientID is the
-// Kafka client.id header field.
+// Envelope carries exactly one Kafka request or response between machines,
+// or one raft message between controller voters. Exactly one of Request,
+// Response and Raft is set. For a request, ClientID is the Kafka client.id
+// header field.
 type Envelope struct {
 	From, To      NodeID
 	CorrelationID int32
 	ClientID      string
 	Request       kmsg.Request
 	Response      kmsg.Response
+	Raft          []byte // an encoded raftpb.Message between controller voters
 }
 
-// Key is the Kafka API key of the message the envelope carries.
+// Key is the Kafka API key of the message the envelope carries, -1 for a
+// raft message.
 func (e Envelope) Key() int16 {
 	if e.Request != nil {
 		return e.Request.Key()
@@ -49,6 +52,11 @@ func (e Envelope) Key() int16 {
 }
 
 func (e Envelope) String() string {
+	if e.Raft != nil {
+		// core stays free of raftpb (and protobuf): core/controller
+		// decodes the message type (controller.DescribeRaft).
+		return fmt.Sprintf("%d->%d raft message (%d bytes)", e.From, e.To, len(e.Raft))
+	}
 	kind := "response"
 	if e.Request != nil {
 		kind = "request"
