@@ -5,6 +5,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamlab/streamlab/core/topicname"
 )
 
 // createTopics validates and creates topics (KafkaApis.handleCreateTopicsRequest,
@@ -35,7 +37,7 @@ func (n *Node) createOne(req *kmsg.CreateTopicsRequest, rt kmsg.CreateTopicsRequ
 	if duplicate {
 		return kerr.InvalidRequest, fmt.Sprintf("Create topics request from client contains multiple entries for the topic %s", rt.Topic)
 	}
-	if err := validateTopicName(rt.Topic); err != nil {
+	if err := topicname.Validate(rt.Topic); err != nil {
 		return kerr.InvalidTopicException, err.Error()
 	}
 	if n.topics[rt.Topic] != nil {

@@ -3,6 +3,8 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamlab/streamlab/core/topicname"
 )
 
 // metadata describes the cluster (this one broker) and the requested topics.
@@ -56,7 +58,7 @@ func (n *Node) metadata(req *kmsg.MetadataRequest) kmsg.Response {
 				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
-		case validateTopicName(name) != nil || n.collides(name) != "":
+		case topicname.Validate(name) != nil || n.collides(name) != "":
 			rt.ErrorCode = n.fail("Metadata", name, -1, kerr.InvalidTopicException)
 		case autoCreate:
 			tc, _ := parseTopicConfig(nil, n.cfg) // broker defaults are always valid

@@ -18,6 +18,7 @@ import (
 	"github.com/streamlab/streamlab/core/partlog"
 	"github.com/streamlab/streamlab/core/record"
 	"github.com/streamlab/streamlab/core/storage"
+	"github.com/streamlab/streamlab/core/topicname"
 )
 
 // Config is the broker's static configuration; DefaultConfig gives Kafka's
@@ -152,7 +153,7 @@ func Open(cfg Config, store storage.Store) (*Node, error) {
 			return nil, fmt.Errorf("broker: corrupt topic metadata %s: %w", name, err)
 		}
 		tc, err := parseTopicConfig(m.Configs, cfg)
-		if err != nil || validateTopicName(m.Name) != nil || m.Partitions < 1 {
+		if err != nil || topicname.Validate(m.Name) != nil || m.Partitions < 1 {
 			return nil, fmt.Errorf("broker: invalid topic metadata %s", name)
 		}
 		t := &topic{meta: m, cfg: tc}
@@ -388,12 +389,11 @@ func (n *Node) newTopicID() [16]byte {
 	}
 }
 
-// collides reports an existing topic whose name differs only by '.' vs '_',
-// which Kafka forbids because metric names would clash (Topic.hasCollision).
+// collides reports an existing topic whose name differs only by '.' vs '_'
+// (topicname.Collides).
 func (n *Node) collides(name string) string {
-	norm := strings.ReplaceAll(name, ".", "_")
 	for other := range n.topics {
-		if other != name && strings.ReplaceAll(other, ".", "_") == norm {
+		if topicname.Collides(name, other) {
 			return other
 		}
 	}

@@ -144,21 +144,3 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-// validateTopicName applies Kafka's rules (org.apache.kafka.common.internals.Topic.validate).
-func validateTopicName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("Topic name is illegal, it can't be empty")
-	case name == "." || name == "..":
-		return fmt.Errorf("Topic name cannot be \".\" or \"..\"")
-	case len(name) > 249:
-		return fmt.Errorf("Topic name is illegal, it can't be longer than 249 characters, topic name: %s", name)
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("Topic name %q is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'", name)
-		}
-	}
-	return nil
-}

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/core/topicname"
 )
 
 // request takes a controller request from a broker. Only the active
@@ -235,15 +236,14 @@ func (c *Controller) createTopic(rt kmsg.CreateTopicsRequestTopic, duplicate boo
 	if duplicate {
 		return nil, kerr.InvalidRequest, fmt.Sprintf("Create topics request from client contains multiple entries for the topic %s", rt.Topic)
 	}
-	if err := validateTopicName(rt.Topic); err != nil {
+	if err := topicname.Validate(rt.Topic); err != nil {
 		return nil, kerr.InvalidTopicException, err.Error()
 	}
 	if c.image.topics[rt.Topic] != nil || created[rt.Topic] {
 		return nil, kerr.TopicAlreadyExists, fmt.Sprintf("Topic '%s' already exists.", rt.Topic)
 	}
-	norm := strings.ReplaceAll(rt.Topic, ".", "_")
 	for _, other := range append(c.image.Topics(), sortedKeys(created)...) {
-		if strings.ReplaceAll(other, ".", "_") == norm {
+		if topicname.Collides(rt.Topic, other) {
 			return nil, kerr.InvalidTopicException, fmt.Sprintf("Topic '%s' collides with existing topic: %s", rt.Topic, other)
 		}
 	}
@@ -520,25 +520,6 @@ func errorResponse(req kmsg.Request, code int16) kmsg.Response {
 	}
 	return resp
 }
-
-// validateTopicName is Kafka's Topic.validate.
-func validateTopicName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("Topic name is illegal, it can't be empty")
-	case name == "." || name == "..":
-		return fmt.Errorf("Topic name cannot be \".\" or \"..\"")
-	case len(name) > 249:
-		return fmt.Errorf("Topic name is illegal, it can't be longer than 249 characters, topic name: %s", name)
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("Topic name %q is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'", name)
-		}
-	}
-	return nil
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
