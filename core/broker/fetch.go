@@ -70,15 +70,10 @@ func (n *Node) fetchResponse(req *kmsg.FetchRequest) *kmsg.FetchResponse {
 			// librdkafka rejects a null one (MessageSetSize -1).
 			sp.RecordBatches = []byte{}
 			p := n.partition(rt.Topic, rp.Partition)
+			lerr := n.leaderError(p, sinceVersion(req.Version, 9, rp.CurrentLeaderEpoch))
 			switch {
-			case p == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case !n.isLeader(p):
-				sp.ErrorCode = kerr.NotLeaderForPartition.Code
-			case req.Version >= 9 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.leaderEpoch:
-				sp.ErrorCode = kerr.FencedLeaderEpoch.Code
-			case req.Version >= 9 && rp.CurrentLeaderEpoch > p.leaderEpoch:
-				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			case lerr != nil:
+				sp.ErrorCode = lerr.Code
 			case req.ReplicaID >= 0:
 				got := n.replicaFetch(req, p, rp, &sp, maxBytes)
 				maxBytes -= got

@@ -25,15 +25,10 @@ func (n *Node) listOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset = -1, -1
 			p := n.partition(rt.Topic, rp.Partition)
+			lerr := n.leaderError(p, sinceVersion(req.Version, 4, rp.CurrentLeaderEpoch))
 			switch {
-			case p == nil:
-				sp.ErrorCode = n.fail("ListOffsets", rt.Topic, rp.Partition, kerr.UnknownTopicOrPartition)
-			case !n.isLeader(p):
-				sp.ErrorCode = n.fail("ListOffsets", rt.Topic, rp.Partition, kerr.NotLeaderForPartition)
-			case req.Version >= 4 && rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < p.leaderEpoch:
-				sp.ErrorCode = n.fail("ListOffsets", rt.Topic, rp.Partition, kerr.FencedLeaderEpoch)
-			case req.Version >= 4 && rp.CurrentLeaderEpoch > p.leaderEpoch:
-				sp.ErrorCode = n.fail("ListOffsets", rt.Topic, rp.Partition, kerr.UnknownLeaderEpoch)
+			case lerr != nil:
+				sp.ErrorCode = n.fail("ListOffsets", rt.Topic, rp.Partition, lerr)
 			case rp.Timestamp == earliestTimestamp:
 				sp.Offset = p.log.LogStartOffset()
 			case rp.Timestamp == latestTimestamp:

@@ -111,6 +111,33 @@ type partition struct {
 	followers      map[int32]*followerState
 }
 
+// leaderError is the error for a request that must reach p's leader in the
+// client's current leader epoch (current < 0: the client did not say):
+// UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH
+// (the client is behind) or UNKNOWN_LEADER_EPOCH (this broker is behind)
+// (KIP-320; Partition.getLocalLog / validateLeaderEpoch).
+func (n *Node) leaderError(p *partition, current int32) *kerr.Error {
+	switch {
+	case p == nil:
+		return kerr.UnknownTopicOrPartition
+	case !n.isLeader(p):
+		return kerr.NotLeaderForPartition
+	case current >= 0 && current < p.leaderEpoch:
+		return kerr.FencedLeaderEpoch
+	case current > p.leaderEpoch:
+		return kerr.UnknownLeaderEpoch
+	}
+	return nil
+}
+
+// sinceVersion is v if the request's version has the field, else -1.
+func sinceVersion(version, since int16, v int32) int32 {
+	if version < since {
+		return -1
+	}
+	return v
+}
+
 // isLeader reports whether this broker leads p.
 func (n *Node) isLeader(p *partition) bool { return p.leader == int32(n.cfg.ID) }
 
