@@ -140,6 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type kafkaNode struct {
 	host       *host.Host
 	listener   *kafkatcp.Listener
+	store      *filestore.Store
 	advertised string
 	closed     bool
 }
@@ -193,7 +194,7 @@ func startKafka(addr, dir string, logger *log.Logger) (*kafkaNode, error) {
 		h.Close()
 		return nil, err
 	}
-	return &kafkaNode{host: h, listener: l, advertised: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))}, nil
+	return &kafkaNode{host: h, listener: l, store: store, advertised: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))}, nil
 }
 
 // close stops the listener (closing every client connection), then the
@@ -204,7 +205,11 @@ func (k *kafkaNode) close() error {
 	}
 	k.closed = true
 	k.listener.Close()
-	return k.host.Close()
+	err := k.host.Close()
+	if cerr := k.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // defaultDataDir is a folder under the user's cache directory

@@ -40,6 +40,36 @@ type Store struct {
 	// race with an Append or Put creating a file in one of them.
 	mu  sync.Mutex
 	dir string
+	// appenders keeps a few files open for Append: a partition appends to
+	// its active segment again and again, and opening it each time costs
+	// more syscalls than the write. Put, Truncate and Remove drop a handle
+	// first (a handle would outlive a rename or an unlink).
+	appenders map[string]*os.File
+}
+
+// maxAppenders bounds the open append handles per store.
+const maxAppenders = 16
+
+// Close closes the open append handles; the store stays usable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first error
+	for name := range s.appenders {
+		if err := s.dropAppender(name); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (s *Store) dropAppender(name string) error {
+	f, ok := s.appenders[name]
+	if !ok {
+		return nil
+	}
+	delete(s.appenders, name)
+	return f.Close()
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -83,20 +113,29 @@ func (s *Store) Append(name string, data []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.path(name)
-	err := os.MkdirAll(filepath.Dir(p), 0o755)
-	var f *os.File
-	if err == nil {
-		f, err = os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f := s.appenders[name]
+	if f == nil {
+		p := s.path(name)
+		err := os.MkdirAll(filepath.Dir(p), 0o755)
+		if err == nil {
+			f, err = os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("filestore: append %q: %w", name, s.createErr(name, err))
+		}
+		if len(s.appenders) >= maxAppenders {
+			for old := range s.appenders { // any one: they are cheap to reopen
+				s.dropAppender(old)
+				break
+			}
+		}
+		if s.appenders == nil {
+			s.appenders = map[string]*os.File{}
+		}
+		s.appenders[name] = f
 	}
-	if err != nil {
-		return fmt.Errorf("filestore: append %q: %w", name, s.createErr(name, err))
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if _, err := f.Write(data); err != nil {
+		s.dropAppender(name)
 		return fmt.Errorf("filestore: append %q: %w", name, err)
 	}
 	return nil
@@ -111,6 +150,7 @@ func (s *Store) Put(name string, data []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.dropAppender(name)
 	if err := s.put(name, data); err != nil {
 		return fmt.Errorf("filestore: put %q: %w", name, err)
 	}
@@ -170,6 +210,7 @@ func (s *Store) Truncate(name string, size int64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.dropAppender(name)
 	p := s.path(name)
 	fi, err := s.stat(name)
 	if err != nil {
@@ -192,6 +233,7 @@ func (s *Store) Remove(name string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.dropAppender(name)
 	if _, err := s.stat(name); err != nil {
 		return fmt.Errorf("filestore: remove %q: %w", name, err)
 	}

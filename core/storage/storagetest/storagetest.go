@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Apply", testApply},
 		{"ApplyStopsAtFirstError", testApplyStops},
 		{"Large", testLarge},
+		{"AppendAfterReplace", testAppendAfterReplace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })
@@ -490,5 +491,36 @@ func wantConflict(t *testing.T, what string, err error) {
 	t.Helper()
 	if !errors.Is(err, storage.ErrConflict) {
 		t.Errorf("%s: got error %v; want one wrapping storage.ErrConflict", what, err)
+	}
+}
+
+// testAppendAfterReplace: an Append after Put, Truncate or Remove of the same
+// object extends the new content (a backend caching open files must not
+// write into a replaced or unlinked one).
+func testAppendAfterReplace(t *testing.T, s storage.Store) {
+	for _, tc := range []struct {
+		name   string
+		change func() error
+		want   string
+	}{
+		{"put", func() error { return s.Put("o", []byte("new")) }, "new+"},
+		{"truncate", func() error { return s.Truncate("o", 2) }, "ol+"},
+		{"remove", func() error { return s.Remove("o") }, "+"},
+	} {
+		if err := s.Remove("o"); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if err := s.Append("o", []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.change(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if err := s.Append("o", []byte("+")); err != nil {
+			t.Fatalf("%s: append: %v", tc.name, err)
+		}
+		if got, err := s.Read("o"); err != nil || string(got) != tc.want {
+			t.Errorf("append after %s: %q (%v), want %q", tc.name, got, err, tc.want)
+		}
 	}
 }
