@@ -72,6 +72,7 @@ func (n *Node) ApplyPartition(topic string, index int32, st PartitionState) {
 	p.leader, p.leaderEpoch, p.partitionEpoch = st.Leader, st.LeaderEpoch, st.PartitionEpoch
 	p.replicas, p.isr = slices.Clone(st.Replicas), slices.Clone(st.ISR)
 	if n.isLeader(p) {
+		p.log.AssignEpoch(st.LeaderEpoch)
 		if !wasLeader || newEpoch {
 			// A new leader knows nothing of its followers yet; it starts
 			// their clocks now so that they get replica.lag.time.max.ms

@@ -14,15 +14,21 @@ import (
 	"github.com/streamlab/streamlab/core/storage"
 )
 
+// seedCount is how many seeds a simulation test runs: 4 in make test,
+// STREAMLAB_SEEDS=N for more (go test -run Failover ./core/broker).
+func seedCount() int {
+	if n, err := strconv.Atoi(os.Getenv("STREAMLAB_SEEDS")); err == nil && n > 0 {
+		return n
+	}
+	return 4
+}
+
 // With followers crashing, pausing, slowing down and being cut off (the
 // leader stays up: failover needs the controller, not wired in yet), acks=all
 // loses nothing, and once the faults heal every replica holds exactly the
 // leader's log. Each seed is 300 simulated seconds with a fault every 5-15 s.
 func TestReplicationUnderFollowerFaults(t *testing.T) {
-	seeds := 4 // make soak-style runs: STREAMLAB_SEEDS=100 go test -run UnderFollowerFaults ./core/broker
-	if n, err := strconv.Atoi(os.Getenv("STREAMLAB_SEEDS")); err == nil && n > 0 {
-		seeds = n
-	}
+	seeds := seedCount()
 	faults := 0
 	for seed := uint64(1); seed <= uint64(seeds); seed++ {
 		c := newCluster(t, seed, map[string]string{"min.insync.replicas": "2"})

@@ -75,14 +75,13 @@ func (c *cluster) open(id core.NodeID, store storage.Store) *broker.Node {
 	return n
 }
 
-// elect gives the partition a new leader and ISR on every live broker.
+// elect gives the partition a new leader and ISR on every broker (a crashed
+// one too: the instance a restart is opening may already be in c.brokers).
 func (c *cluster) elect(leader int32, isr []int32) {
 	c.state.Leader, c.state.ISR = leader, isr
 	c.state.LeaderEpoch++
-	for id, n := range c.brokers {
-		if c.s.Machine(id) != nil {
-			n.ApplyPartition("r", 0, c.state)
-		}
+	for _, n := range c.brokers {
+		n.ApplyPartition("r", 0, c.state)
 	}
 }
 

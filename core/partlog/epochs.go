@@ -26,6 +26,14 @@ func (l *Log) noteEpoch(epoch int32, start int64) {
 	}
 }
 
+// AssignEpoch records that a leader's epoch starts at the log end, as a
+// broker does when it becomes leader, before it writes anything in that epoch
+// (Partition.makeLeader, UnifiedLog.maybeAssignEpochStartOffset). Without it
+// a follower that holds a later epoch of an old leader could not be told
+// where its log diverges. Like every epoch entry it is rebuilt from the
+// batches on open, so it lasts until the broker restarts.
+func (l *Log) AssignEpoch(epoch int32) { l.noteEpoch(epoch, l.LogEndOffset()) }
+
 // LatestEpoch is the newest leader epoch in the log, -1 if none.
 func (l *Log) LatestEpoch() int32 {
 	if n := len(l.epochs); n > 0 {

@@ -153,3 +153,21 @@ func TestAppendReplicatedKeepsLeaderOffsets(t *testing.T) {
 		t.Fatal("a batch leaving a gap was appended")
 	}
 }
+
+// A new leader records its epoch at the log end before writing anything, so
+// a follower that holds an old leader's later epoch learns where it diverges.
+func TestAssignEpochBeforeWriting(t *testing.T) {
+	l := partlog.New(dir, cfg(one, -1, -1, -1))
+	addEpoch(t, l, 2)
+	addEpoch(t, l, 2)
+	if e, end := l.EndOffsetForEpoch(4); e != -1 || end != -1 {
+		t.Fatalf("before: (%d, %d)", e, end)
+	}
+	l.AssignEpoch(5)
+	if e, end := l.EndOffsetForEpoch(4); e != 2 || end != 2 {
+		t.Fatalf("epoch 4 after AssignEpoch(5): (%d, %d), want (2, 2)", e, end)
+	}
+	if l.LatestEpoch() != 5 {
+		t.Fatalf("latest %d", l.LatestEpoch())
+	}
+}
