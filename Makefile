@@ -17,7 +17,7 @@ WASM_PATH  = PATH="$$($(GO) env GOROOT)/lib/wasm:$$PATH"
 # The shared dir sits beside the repo, here and in CI.
 NETNS_RUN := ../shared/tools/netns-run
 
-.PHONY: help run build wasm server test test-native test-wasm test-fuzz test-e2e bench clean
+.PHONY: help run build wasm server test test-native test-wasm test-fuzz test-e2e bench soak clean
 
 help: ## list the targets
 	@echo "Streamlab make targets:"
@@ -107,6 +107,10 @@ bench: build ## benchmarks natively and in wasm/node, the wasm download size, th
 	STREAMLAB_BIN="$(CURDIR)/$(BIN)" $(GO) test -run '^$$' -bench '$(KAFKA_BENCH)' -benchtime=$(KAFKA_BENCHTIME) -count=$(KAFKA_BENCHCOUNT) ./e2e/ | tee $(KAFKA_BENCH_OUT)
 	@awk -v runs=$(KAFKA_BENCHCOUNT) -v recs=$(KAFKA_BENCHTIME) "$$KAFKA_BENCH_SUMMARY" $(KAFKA_BENCH_OUT)
 	@if pgrep -a -f -- "$(CURDIR)/bi[n]/streamlab"; then echo "bench: a node outlived the benchmarks" >&2; exit 1; fi
+
+soak: ## replication simulations over more seeds (make soak SEEDS=100); prints a summary line per configuration
+	STREAMLAB_SEEDS=$(or $(SEEDS),100) $(GO) test -count=1 -v -timeout 60m -run 'Failover|UnderFollowerFaults' ./core/broker \
+		| grep -E -- '(sim|control): config=|seeds, .* faults|^(--- FAIL|FAIL|ok)'
 
 clean: ## remove build outputs and screenshots
 	rm -rf bin $(WASM) e2e/out
