@@ -17,7 +17,7 @@ WASM_PATH  = PATH="$$($(GO) env GOROOT)/lib/wasm:$$PATH"
 # The shared dir sits beside the repo, here and in CI.
 NETNS_RUN := ../shared/tools/netns-run
 
-.PHONY: help run build wasm server test test-native test-wasm test-fuzz test-e2e bench soak clean
+.PHONY: help run build wasm server test test-native test-sim test-wasm test-fuzz test-e2e bench soak clean
 
 help: ## list the targets
 	@echo "Streamlab make targets:"
@@ -35,13 +35,21 @@ wasm: ## build static/web/app.wasm (GOOS=js GOARCH=wasm, stripped)
 server: ## build the native node, bin/streamlab
 	$(GO) build -trimpath -o $(BIN) .
 
-test: test-native test-wasm test-fuzz test-e2e ## run every test: native, wasm, fuzz, e2e
+test: test-native test-sim test-wasm test-fuzz test-e2e ## run every test: native, simulations, wasm, fuzz, e2e
 
-test-native: ## go test -race ./... (the e2e tests skip themselves here)
-	$(GO) test -race ./...
+# The replication simulations run once, in test-sim, where their summary
+# lines are printed.
+SIMS := Failover|UnderFollowerFaults
+
+test-native: ## go test -race ./... except the replication simulations (the e2e tests skip themselves here)
+	$(GO) test -race -skip '$(SIMS)' ./...
+
+test-sim: ## replication simulations (SEEDS, default 4) with a summary line per configuration
+	@STREAMLAB_SEEDS=$(or $(SEEDS),4) $(GO) test -count=1 -v -timeout 60m -run '$(SIMS)' ./core/broker \
+		| grep -E -- '(sim|control): config=|seeds, .* faults|seed [0-9]+: |^(--- FAIL|FAIL|ok|panic)'
 
 test-wasm: ## core tests under GOOS=js GOARCH=wasm, run by node
-	$(WASM_PATH) $(WASM_ENV) $(GO) test ./core/...
+	$(WASM_PATH) $(WASM_ENV) $(GO) test -skip '$(SIMS)' ./core/...
 
 test-fuzz: ## every fuzz target for FUZZTIME (default 5s) each
 	FUZZTIME=$(FUZZTIME) GO=$(GO) tools/fuzz.sh
@@ -108,9 +116,8 @@ bench: build ## benchmarks natively and in wasm/node, the wasm download size, th
 	@awk -v runs=$(KAFKA_BENCHCOUNT) -v recs=$(KAFKA_BENCHTIME) "$$KAFKA_BENCH_SUMMARY" $(KAFKA_BENCH_OUT)
 	@if pgrep -a -f -- "$(CURDIR)/bi[n]/streamlab"; then echo "bench: a node outlived the benchmarks" >&2; exit 1; fi
 
-soak: ## replication simulations over more seeds (make soak SEEDS=100); prints a summary line per configuration
-	STREAMLAB_SEEDS=$(or $(SEEDS),100) $(GO) test -count=1 -v -timeout 60m -run 'Failover|UnderFollowerFaults' ./core/broker \
-		| grep -E -- '(sim|control): config=|seeds, .* faults|^(--- FAIL|FAIL|ok)'
+soak: ## the replication simulations over more seeds (make soak SEEDS=100)
+	$(MAKE) --no-print-directory test-sim SEEDS=$(or $(SEEDS),100)
 
 clean: ## remove build outputs and screenshots
 	rm -rf bin $(WASM) e2e/out
