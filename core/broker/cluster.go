@@ -90,7 +90,7 @@ func (n *Node) ApplyPartition(topic string, index int32, st PartitionState) {
 	}
 	p.followers = nil
 	if wasLeader {
-		n.failParkedProduces(p)
+		n.completeProduces() // answers NOT_LEADER_OR_FOLLOWER to waiting acks=all produces
 	}
 	if newEpoch && slices.Contains(p.replicas, self) {
 		n.events = append(n.events, core.ReplicaRoleChanged{Topic: topic, Partition: index, Role: "follower", Leader: st.Leader, LeaderEpoch: st.LeaderEpoch})

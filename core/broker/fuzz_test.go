@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/record"
+	"github.com/streamlab/streamlab/core/record/recordtest"
 	"github.com/streamlab/streamlab/core/storage"
 )
 
@@ -32,23 +32,6 @@ const (
 	checker    = core.ClientIDBase + 1 // sends the requests that check the broker afterwards
 	fuzzDay    = int64(24 * 60 * 60 * 1000)
 )
-
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
-
-// fixBatchCRC recomputes the CRC-32C of every batch in b that its length
-// field delimits, so that fuzzed or patched batches get past the CRC check
-// and reach the broker's validation.
-func fixBatchCRC(b []byte) []byte {
-	for pos := 0; pos+record.HeaderSize <= len(b); {
-		n := 12 + int(int32(binary.BigEndian.Uint32(b[pos+8:])))
-		if n < record.HeaderSize || n > len(b)-pos {
-			break
-		}
-		binary.BigEndian.PutUint32(b[pos+17:], crc32.Checksum(b[pos+21:pos+n], crcTable))
-		pos += n
-	}
-	return b
-}
 
 // fuzzRequest decodes a fuzz input: byte 0 picks the API key, byte 1 the
 // version (any version kmsg knows, supported or not), the rest is the body.
@@ -83,7 +66,7 @@ func buildRequest(data []byte, decode func(kmsg.Request, []byte) bool) kmsg.Requ
 		for i := range pr.Topics {
 			for j := range pr.Topics[i].Partitions {
 				p := &pr.Topics[i].Partitions[j]
-				p.Records = fixBatchCRC(append([]byte(nil), p.Records...))
+				p.Records = recordtest.FixCRCs(append([]byte(nil), p.Records...))
 			}
 		}
 	}
@@ -157,7 +140,7 @@ func stepSeeds() [][]byte {
 	add(produceReq(1, "t", 0, gz))
 	snappy := batch(t0, "k", "v") // records not really snappy: stored without being read
 	binary.BigEndian.PutUint16(snappy[21:], uint16(record.Snappy))
-	add(produceReq(1, "t", 0, fixBatchCRC(snappy)))
+	add(produceReq(1, "t", 0, recordtest.FixCRCs(snappy)))
 	p := produceReq(1, "t", 0, batch(t0, "k", "v"))
 	p.Version = 3
 	add(p)
@@ -495,7 +478,7 @@ func TestLongTopicNameIsPersistable(t *testing.T) {
 // start of raw and fixes its CRC, as a misbehaving client could send it.
 func setMaxTimestamp(raw []byte, ts int64) []byte {
 	binary.BigEndian.PutUint64(raw[35:], uint64(ts))
-	return fixBatchCRC(raw)
+	return recordtest.FixCRCs(raw)
 }
 
 // Kafka does not trust the maxTimestamp a producer writes in a batch header:
@@ -551,11 +534,11 @@ func TestProduceValidatesCompressedBatches(t *testing.T) {
 	withDelta := func(d int32) []byte {
 		b := gz()
 		binary.BigEndian.PutUint32(b[23:], uint32(d))
-		return fixBatchCRC(b)
+		return recordtest.FixCRCs(b)
 	}
 	garbage := gz()
 	garbage[len(garbage)-12] ^= 0xff // inside the deflate stream / gzip trailer
-	garbage = fixBatchCRC(garbage)
+	garbage = recordtest.FixCRCs(garbage)
 	for _, tc := range []struct {
 		name string
 		raw  []byte
@@ -605,7 +588,7 @@ func TestProduceRejectsUnknownCompression(t *testing.T) {
 			raw := batch(t0, "k", "v")
 			attrs := binary.BigEndian.Uint16(raw[21:])
 			binary.BigEndian.PutUint16(raw[21:], attrs&^uint16(record.AttrCompressionMask)|uint16(codec))
-			sp := h.produce("t", 0, fixBatchCRC(raw))
+			sp := h.produce("t", 0, recordtest.FixCRCs(raw))
 			if sp.ErrorCode == 0 {
 				t.Errorf("a batch with compression id %d was accepted at offset %d", codec, sp.BaseOffset)
 			}

@@ -32,9 +32,10 @@ func (n *Node) produce(env core.Envelope, req *kmsg.ProduceRequest) {
 			if !validAcks {
 				err = kerr.InvalidRequiredAcks
 			} else {
-				err, msg = n.appendTo(rt.Topic, rp, &sp, req.Acks)
-				if p := n.partition(rt.Topic, rp.Partition); err == nil && req.Acks == -1 && p.hw <= sp.BaseOffset {
-					waiting[p] = sp.BaseOffset + int64(recordCount(rp.Records))
+				var next int64
+				next, err, msg = n.appendTo(rt.Topic, rp, &sp, req.Acks)
+				if p := n.partition(rt.Topic, rp.Partition); err == nil && req.Acks == -1 && p.hw < next {
+					waiting[p] = next
 				}
 			}
 			if err != nil {
@@ -59,77 +60,70 @@ func (n *Node) produce(env core.Envelope, req *kmsg.ProduceRequest) {
 	}
 }
 
-// recordCount is the number of offsets the one batch in records takes.
-func recordCount(records []byte) int32 {
-	h, _, err := record.ParseBatch(records)
-	if err != nil {
-		return 0
-	}
-	return h.LastOffsetDelta + 1
-}
-
 // appendTo validates a partition's records as Kafka's LogValidator does and
-// appends them.
-func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, acks int16) (*kerr.Error, string) {
+// appends them. next is the offset after the batch: what the high watermark
+// must reach before an acks=all produce is answered.
+func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, acks int16) (next int64, _ *kerr.Error, _ string) {
 	p := n.partition(topic, rp.Partition)
 	if p == nil {
-		return kerr.UnknownTopicOrPartition, ""
+		return 0, kerr.UnknownTopicOrPartition, ""
 	}
 	if !n.isLeader(p) {
-		return kerr.NotLeaderForPartition, ""
+		return 0, kerr.NotLeaderForPartition, ""
 	}
 	if acks == -1 && len(p.isr) < n.minInsync(p) {
 		// Refused before the append (Partition.appendRecordsToLeader).
-		return kerr.NotEnoughReplicas, fmt.Sprintf("the ISR %v has fewer than min.insync.replicas=%d replicas", p.isr, n.minInsync(p))
+		return 0, kerr.NotEnoughReplicas, fmt.Sprintf("the ISR %v has fewer than min.insync.replicas=%d replicas", p.isr, n.minInsync(p))
 	}
 	tc := n.topics[topic].cfg
 	if len(rp.Records) == 0 {
-		return kerr.InvalidRecord, "no record batch"
+		return 0, kerr.InvalidRecord, "no record batch"
 	}
 	h, size, err := record.ParseBatch(rp.Records)
 	if err != nil {
-		return kafkaError(err), err.Error()
+		return 0, kafkaError(err), err.Error()
 	}
 	if size != len(rp.Records) {
 		// Produce v3+ must carry exactly one v2 batch per partition
 		// (LogValidator.validateOneBatchRecords).
-		return kerr.InvalidRecord, "a produce request must contain exactly one record batch per partition"
+		return 0, kerr.InvalidRecord, "a produce request must contain exactly one record batch per partition"
 	}
 	if size > int(tc.maxMessageBytes) {
-		return kerr.MessageTooLarge, fmt.Sprintf("the batch is %d bytes, more than max.message.bytes=%d", size, tc.maxMessageBytes)
+		return 0, kerr.MessageTooLarge, fmt.Sprintf("the batch is %d bytes, more than max.message.bytes=%d", size, tc.maxMessageBytes)
 	}
 	if h.Attributes&0x20 != 0 {
-		return kerr.InvalidRecord, "clients must not send control batches"
+		return 0, kerr.InvalidRecord, "clients must not send control batches"
 	}
 	if h.Attributes&0x10 != 0 {
-		return kerr.InvalidTxnState, "transactions are not implemented yet"
+		return 0, kerr.InvalidTxnState, "transactions are not implemented yet"
 	}
 	if h.ProducerID >= 0 {
 		dup, err, msg := p.checkProducer(h)
 		if err != nil {
-			return err, msg
+			return 0, err, msg
 		}
 		if dup != nil {
 			// A retry of a batch already in the log: answer with where it
 			// went, append nothing (Kafka returns NONE with the original
 			// offsets; the producer cannot tell it was a duplicate).
 			sp.BaseOffset, sp.LogStartOffset = dup.firstOffset, p.log.LogStartOffset()
+			next = dup.lastOffset + 1
 			n.events = append(n.events, core.DuplicateIgnored{Topic: topic, Partition: p.index,
 				ProducerID: h.ProducerID, FirstSequence: h.FirstSequence, BaseOffset: dup.firstOffset})
-			return nil, ""
+			return next, nil, ""
 		}
 	}
 	// LogValidator.validateBatch: the header must agree with itself whatever
 	// the codec, or offsets would go backwards or skip.
 	if h.NumRecords <= 0 || int64(h.LastOffsetDelta)+1 != int64(h.NumRecords) {
-		return kerr.InvalidRecord, fmt.Sprintf("inconsistent batch: %d records, lastOffsetDelta %d", h.NumRecords, h.LastOffsetDelta)
+		return 0, kerr.InvalidRecord, fmt.Sprintf("inconsistent batch: %d records, lastOffsetDelta %d", h.NumRecords, h.LastOffsetDelta)
 	}
 	maxTs := h.MaxTimestamp
 	switch codec := record.CompressionOf(h.Attributes); codec {
 	case record.None, record.Gzip:
 		recs, err := record.Records(h)
 		if err != nil {
-			return kafkaError(err), err.Error()
+			return 0, kafkaError(err), err.Error()
 		}
 		maxTs = -1
 		for _, r := range recs {
@@ -137,7 +131,7 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 			maxTs = max(maxTs, ts)
 			if !tc.logAppendTime {
 				if e := n.checkTimestamp(tc, ts); e != "" {
-					return kerr.InvalidTimestamp, e
+					return 0, kerr.InvalidTimestamp, e
 				}
 			}
 		}
@@ -146,12 +140,12 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 		// the header is checked.
 		if !tc.logAppendTime {
 			if e := n.checkTimestamp(tc, h.MaxTimestamp); e != "" {
-				return kerr.InvalidTimestamp, e
+				return 0, kerr.InvalidTimestamp, e
 			}
 		}
 	default:
 		// CompressionType.forId rejects ids above 4.
-		return kerr.CorruptMessage, fmt.Sprintf("unknown compression type id %d", codec)
+		return 0, kerr.CorruptMessage, fmt.Sprintf("unknown compression type id %d", codec)
 	}
 
 	raw := append([]byte(nil), rp.Records...) // the log keeps it; never alias a request
@@ -177,8 +171,9 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 		LastOffset: last, Records: h.NumRecords, Bytes: len(raw), LeaderEpoch: p.leaderEpoch})
 	n.maybeAdvanceHW(p)
 	sp.BaseOffset = base
+	next = last + 1
 	sp.LogStartOffset = p.log.LogStartOffset()
-	return nil, ""
+	return next, nil, ""
 }
 
 // checkTimestamp applies message.timestamp.before/after.max.ms (KIP-937).

@@ -200,7 +200,3 @@ func (pp *parkedProduce) setError(p *partition, code int16) {
 		}
 	}
 }
-
-// failParkedProduces answers produces waiting on a partition this broker no
-// longer leads.
-func (n *Node) failParkedProduces(*partition) { n.completeProduces() }

@@ -1,15 +1,15 @@
 package partlog_test
 
 import (
-	"encoding/binary"
-	"hash/crc32"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/streamlab/streamlab/core/partlog"
 	"github.com/streamlab/streamlab/core/record"
+	"github.com/streamlab/streamlab/core/record/recordtest"
 	"github.com/streamlab/streamlab/core/storage"
 )
 
@@ -18,23 +18,6 @@ const (
 	fuzzTwoSegments = 1 << iota // store b as a second segment
 	fuzzFixCRC                  // recompute batch CRCs so damage reaches the decoders
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// fixCRCs walks seg as concatenated batches and makes every CRC match, as far
-// as the batch lengths lead; the rest is left alone.
-func fixCRCs(seg []byte) []byte {
-	seg = append([]byte(nil), seg...)
-	for pos := 0; pos+record.HeaderSize <= len(seg); {
-		n := 12 + int(int32(binary.BigEndian.Uint32(seg[pos+8:])))
-		if n < record.HeaderSize || n > len(seg)-pos {
-			break
-		}
-		binary.BigEndian.PutUint32(seg[pos+17:], crc32.Checksum(seg[pos+21:pos+n], castagnoli))
-		pos += n
-	}
-	return seg
-}
 
 // contiguousEnd is the offset after the leading batches of seg whose offsets
 // follow each other from base: where a second segment can start without a
@@ -111,7 +94,7 @@ func FuzzOpen(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, a, b []byte, mode uint8, gap int16) {
 		if mode&fuzzFixCRC != 0 {
-			a, b = fixCRCs(a), fixCRCs(b)
+			a, b = recordtest.FixCRCs(slices.Clone(a)), recordtest.FixCRCs(slices.Clone(b))
 		}
 		store := storage.NewMemory()
 		if err := store.Put(segName(0), a); err != nil {
