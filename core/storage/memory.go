@@ -13,7 +13,7 @@ import (
 // data in and out, so callers may reuse their buffers.
 type Memory struct {
 	mu   sync.Mutex
-	objs map[string][]byte
+	objs map[string]object
 	// dirs counts the objects below each directory ("a" and "a/b" for
 	// "a/b/c"), so that name conflicts are found in O(depth).
 	dirs map[string]int
@@ -23,7 +23,28 @@ var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{objs: make(map[string][]byte), dirs: make(map[string]int)}
+	return &Memory{objs: make(map[string]object), dirs: make(map[string]int)}
+}
+
+// object is an object's content as the chunks it was written in: an Append
+// adds a chunk instead of growing one slice, which would copy a growing
+// segment over and over (reads are rare: only recovery reads).
+type object [][]byte
+
+func (o object) size() int {
+	n := 0
+	for _, c := range o {
+		n += len(c)
+	}
+	return n
+}
+
+func (o object) bytes() []byte {
+	b := make([]byte, 0, o.size())
+	for _, c := range o {
+		b = append(b, c...)
+	}
+	return b
 }
 
 // Append implements Store.
@@ -38,9 +59,12 @@ func (m *Memory) Append(name string, data []byte) error {
 		if err := m.create(name); err != nil {
 			return fmt.Errorf("memory: append %q: %w", name, err)
 		}
-		old = []byte{} // an empty Append still creates the object
+		old = object{} // an empty Append still creates the object
 	}
-	m.objs[name] = append(old, data...)
+	if len(data) > 0 {
+		old = append(old, slices.Clone(data))
+	}
+	m.objs[name] = old
 	return nil
 }
 
@@ -56,7 +80,7 @@ func (m *Memory) Put(name string, data []byte) error {
 			return fmt.Errorf("memory: put %q: %w", name, err)
 		}
 	}
-	m.objs[name] = append([]byte{}, data...)
+	m.objs[name] = object{slices.Clone(data)}
 	return nil
 }
 
@@ -67,11 +91,11 @@ func (m *Memory) Read(name string) ([]byte, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	b, ok := m.objs[name]
+	o, ok := m.objs[name]
 	if !ok {
 		return nil, fmt.Errorf("memory: read %q: %w", name, ErrNotFound)
 	}
-	return append([]byte{}, b...), nil
+	return o.bytes(), nil
 }
 
 // Truncate implements Store.
@@ -81,16 +105,14 @@ func (m *Memory) Truncate(name string, size int64) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	b, ok := m.objs[name]
+	o, ok := m.objs[name]
 	if !ok {
 		return fmt.Errorf("memory: truncate %q: %w", name, ErrNotFound)
 	}
-	if size < 0 || size > int64(len(b)) {
-		return fmt.Errorf("memory: truncate %q to %d bytes: size must be between 0 and %d", name, size, len(b))
+	if size < 0 || size > int64(o.size()) {
+		return fmt.Errorf("memory: truncate %q to %d bytes: size must be between 0 and %d", name, size, o.size())
 	}
-	// Clip so that a later Append reallocates instead of keeping a large
-	// backing array alive for a small object.
-	m.objs[name] = slices.Clip(b[:size])
+	m.objs[name] = object{o.bytes()[:size:size]}
 	return nil
 }
 
