@@ -86,9 +86,15 @@ func (n *Node) ApplyPartition(topic string, index int32, st PartitionState) {
 			n.events = append(n.events, core.ReplicaRoleChanged{Topic: topic, Partition: index, Role: "leader", Leader: st.Leader, LeaderEpoch: st.LeaderEpoch})
 		}
 		n.maybeAdvanceHW(p)
+		if !wasLeader || newEpoch {
+			n.groupsPartitionChanged(p)
+		}
 		return
 	}
 	p.followers = nil
+	if wasLeader || newEpoch {
+		n.groupsPartitionChanged(p)
+	}
 	if wasLeader {
 		n.completeProduces() // answers NOT_LEADER_OR_FOLLOWER to waiting acks=all produces
 	}

@@ -110,3 +110,19 @@ func (n *Node) createOne(req *kmsg.CreateTopicsRequest, rt kmsg.CreateTopicsRequ
 	st.TopicID = t.meta.ID
 	return nil, ""
 }
+
+// createInternalTopic creates an internal topic such as __consumer_offsets
+// the first time it is needed, as Kafka's AutoTopicCreationManager does for
+// FindCoordinator; until the topic has a leader, callers answer
+// COORDINATOR_NOT_AVAILABLE and the client retries.
+func (n *Node) createInternalTopic(name string, partitions int32, rf int16, configs map[string]string) {
+	if n.topics[name] != nil {
+		return
+	}
+	tc, err := parseTopicConfig(configs, n.cfg)
+	if err != nil {
+		panic(fmt.Sprintf("broker: internal topic %s: %v", name, err)) // our own constant configs
+	}
+	_ = rf // a single broker holds the only replica
+	n.createTopic(name, partitions, configs, tc)
+}

@@ -250,6 +250,7 @@ func (n *Node) Tick(now int64) {
 	n.completeProduces()
 	n.fetchAll()
 	n.serveParked()
+	n.tickGroups()
 }
 
 // Ready returns what the host must do; see core.Machine.
@@ -317,6 +318,10 @@ func (n *Node) Step(env core.Envelope) {
 			return // parked until data arrives or MaxWaitMillis passes
 		}
 		resp = n.fetchResponse(req)
+	default:
+		if n.groupRequest(env) {
+			return
+		}
 	}
 	n.reply(env, resp)
 }

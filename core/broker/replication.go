@@ -50,6 +50,7 @@ func (n *Node) maybeAdvanceHW(p *partition) {
 		p.hw = hw
 		n.events = append(n.events, core.HighWatermarkAdvanced{Topic: p.topic, Partition: p.index, HighWatermark: hw})
 		n.completeProduces()
+		n.groupsHWAdvanced(p)
 	}
 }
 
