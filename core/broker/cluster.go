@@ -22,6 +22,9 @@ type BrokerAddr struct {
 	Host string
 	Port int32
 	Rack string
+	// Fenced brokers are left out of Metadata responses, as Kafka lists
+	// only the brokers that are alive.
+	Fenced bool
 }
 
 // PartitionState is a partition's registration in the metadata log.
@@ -42,29 +45,65 @@ func (n *Node) ApplyBroker(b BrokerAddr) {
 }
 
 // ApplyTopic creates a topic whose partitions the metadata will place; each
-// starts with no leader until ApplyPartition.
+// starts with no leader until ApplyPartition. A topic of that name with
+// another id was deleted and created again while this broker was away: its
+// old log goes.
 func (n *Node) ApplyTopic(name string, id [16]byte, partitions int32, configs map[string]string) error {
-	if n.topics[name] != nil {
-		return nil
+	if t := n.topics[name]; t != nil {
+		if t.meta.ID == id {
+			return nil
+		}
+		n.ApplyRemoveTopic(name)
 	}
 	tc, err := parseTopicConfig(configs, n.cfg)
 	if err != nil {
 		return err
 	}
-	t := n.createTopic(name, partitions, configs, tc)
-	t.meta.ID = id
+	t := n.createTopic(name, id, partitions, configs, tc)
 	for _, p := range t.parts {
 		p.leader, p.replicas, p.isr = -1, nil, nil
 	}
 	return nil
 }
 
+// ApplyRemoveTopic deletes a topic the metadata no longer has.
+func (n *Node) ApplyRemoveTopic(name string) {
+	if n.topics[name] == nil {
+		return
+	}
+	n.deleteTopic(name)
+	n.completeProduces()
+	n.serveParked()
+}
+
+// TopicID returns the id of a topic this broker holds.
+func (n *Node) TopicID(name string) ([16]byte, bool) {
+	if t := n.topics[name]; t != nil {
+		return t.meta.ID, true
+	}
+	return [16]byte{}, false
+}
+
+// TopicNames lists the topics this broker holds, sorted.
+func (n *Node) TopicNames() []string { return n.topicNames() }
+
+// SetController tells a KRaft broker which voter is the active controller
+// (-1: none known) and its own broker epoch, for the requests it sends
+// there.
+func (n *Node) SetController(id int32, brokerEpoch int64) {
+	n.controller, n.brokerEpoch = id, brokerEpoch
+}
+
 // ApplyPartition makes this broker the partition's leader or a follower as
 // the state says (Partition.makeLeader / makeFollower).
 func (n *Node) ApplyPartition(topic string, index int32, st PartitionState) {
 	p := n.partition(topic, index)
-	if p == nil || st.LeaderEpoch < p.leaderEpoch {
-		return // unknown topic, or stale metadata
+	if p == nil || st.LeaderEpoch < p.leaderEpoch ||
+		st.LeaderEpoch == p.leaderEpoch && st.Leader == p.leader && st.PartitionEpoch < p.partitionEpoch {
+		return // unknown topic, or stale metadata (the leader may know its ISR change first)
+	}
+	if st.PartitionEpoch != p.partitionEpoch {
+		p.alterSent = 0 // the change we asked for, or another, is decided
 	}
 	self := int32(n.cfg.ID)
 	wasLeader := n.isLeader(p)
@@ -110,7 +149,9 @@ func (n *Node) brokerList() []kmsg.MetadataResponseBroker {
 	self := BrokerAddr{ID: int32(n.cfg.ID), Host: n.cfg.Host, Port: n.cfg.Port, Rack: n.cfg.Rack}
 	all := map[int32]BrokerAddr{self.ID: self}
 	for id, b := range n.brokers {
-		all[id] = b
+		if !b.Fenced || id == self.ID {
+			all[id] = b
+		}
 	}
 	var out []kmsg.MetadataResponseBroker
 	for _, b := range all {

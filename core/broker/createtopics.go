@@ -106,7 +106,7 @@ func (n *Node) createOne(req *kmsg.CreateTopicsRequest, rt kmsg.CreateTopicsRequ
 	if req.ValidateOnly {
 		return nil, ""
 	}
-	t := n.createTopic(rt.Topic, parts, configs, tc)
+	t := n.createTopic(rt.Topic, n.newTopicID(), parts, configs, tc)
 	st.TopicID = t.meta.ID
 	return nil, ""
 }
@@ -119,10 +119,19 @@ func (n *Node) createInternalTopic(name string, partitions int32, rf int16, conf
 	if n.topics[name] != nil {
 		return
 	}
+	if n.cfg.KRaft {
+		alive := int16(0)
+		for _, b := range n.brokers {
+			if !b.Fenced {
+				alive++
+			}
+		}
+		n.autoCreate(name, partitions, max(1, min(rf, alive)), configs)
+		return
+	}
 	tc, err := parseTopicConfig(configs, n.cfg)
 	if err != nil {
 		panic(fmt.Sprintf("broker: internal topic %s: %v", name, err)) // our own constant configs
 	}
-	_ = rf // a single broker holds the only replica
-	n.createTopic(name, partitions, configs, tc)
+	n.createTopic(name, n.newTopicID(), partitions, configs, tc) // a single broker holds the only replica
 }

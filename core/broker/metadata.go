@@ -16,6 +16,9 @@ func (n *Node) metadata(req *kmsg.MetadataRequest) kmsg.Response {
 	resp.Brokers = n.brokerList()
 	resp.ClusterID = kmsg.StringPtr(n.cfg.ClusterID)
 	resp.ControllerID = int32(n.cfg.ID)
+	if n.cfg.KRaft {
+		resp.ControllerID = n.controller
+	}
 
 	var names []string
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
@@ -60,9 +63,12 @@ func (n *Node) metadata(req *kmsg.MetadataRequest) kmsg.Response {
 			}
 		case topicname.Validate(name) != nil || n.collides(name) != "":
 			rt.ErrorCode = n.fail("Metadata", name, -1, kerr.InvalidTopicException)
+		case autoCreate && n.cfg.KRaft:
+			n.autoCreate(name, -1, -1, nil) // the controller's num.partitions and default.replication.factor
+			rt.ErrorCode = kerr.LeaderNotAvailable.Code
 		case autoCreate:
 			tc, _ := parseTopicConfig(nil, n.cfg) // broker defaults are always valid
-			n.createTopic(name, n.cfg.NumPartitions, nil, tc)
+			n.createTopic(name, n.newTopicID(), n.cfg.NumPartitions, nil, tc)
 			rt.ErrorCode = kerr.LeaderNotAvailable.Code
 		default:
 			rt.ErrorCode = n.fail("Metadata", name, -1, kerr.UnknownTopicOrPartition)

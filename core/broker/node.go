@@ -38,6 +38,13 @@ type Config struct {
 	MessageMaxBytes          int32 // message.max.bytes (1048588)
 	RetentionCheckIntervalMs int64 // log.retention.check.interval.ms (300000)
 	Log                      partlog.Config
+
+	// KRaft makes the broker one of a cluster whose controller quorum owns
+	// the metadata: topics, leaders and ISRs arrive through ApplyBroker,
+	// ApplyTopic and ApplyPartition, and the broker sends topic creation,
+	// deletion and ISR changes to the controller (forward.go) instead of
+	// deciding them itself. Without it the broker is a cluster of one.
+	KRaft bool
 }
 
 // DefaultConfig returns Kafka's broker defaults for node id.
@@ -76,6 +83,12 @@ type Node struct {
 	produces []*parkedProduce   // acks=all produces waiting for the ISR
 	corr     int32              // correlation ids of this broker's own requests
 
+	// KRaft: the active controller (-1: unknown), this broker's epoch in
+	// its registration, and requests waiting for the controller's answer.
+	controller  int32
+	brokerEpoch int64
+	forwards    map[int32]forward
+
 	writes []storage.Write
 	out    []core.Envelope
 	events []core.Event
@@ -109,6 +122,7 @@ type partition struct {
 	replicas, isr  []int32
 	partitionEpoch int32
 	followers      map[int32]*followerState
+	alterSent      int64 // KRaft: when the pending AlterPartition left (0: none)
 }
 
 // leaderError is the error for a request that must reach p's leader in the
@@ -144,9 +158,11 @@ func (n *Node) isLeader(p *partition) bool { return p.leader == int32(n.cfg.ID) 
 // New returns a broker with no topics; store must be empty.
 func New(cfg Config) *Node {
 	return &Node{
-		cfg:    cfg,
-		rnd:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9747b28c)),
-		topics: map[string]*topic{},
+		cfg:        cfg,
+		rnd:        rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9747b28c)),
+		topics:     map[string]*topic{},
+		controller: -1,
+		forwards:   map[int32]forward{},
 	}
 }
 
@@ -194,9 +210,14 @@ func Open(cfg Config, store storage.Store) (*Node, error) {
 				n.events = append(n.events, core.LogRecovered{Topic: m.Name, Partition: i,
 					Segment: r.Segment, TruncatedBytes: r.TruncatedBytes, NextOffset: r.NextOffset, Reason: r.Reason})
 			}
-			// With a single replica every stored record is committed.
+			// With a single replica every stored record is committed. In
+			// a cluster the partition waits for the metadata to say who
+			// leads it.
 			p := n.newPartition(m.Name, i, l)
 			p.hw = l.LogEndOffset()
+			if cfg.KRaft {
+				p.leader, p.replicas, p.isr = -1, nil, nil
+			}
 			// Kafka rebuilds producer state from the log too (after its
 			// last snapshot; UnifiedLog.rebuildProducerState).
 			l.Batches(l.LogStartOffset(), func(b partlog.Batch) bool {
@@ -250,6 +271,7 @@ func (n *Node) Tick(now int64) {
 	n.completeProduces()
 	n.fetchAll()
 	n.serveParked()
+	n.expireForwards()
 	n.tickGroups()
 }
 
@@ -282,8 +304,11 @@ var supported = map[int16][2]int16{
 func (n *Node) Step(env core.Envelope) {
 	req := env.Request
 	if req == nil {
-		if resp, ok := env.Response.(*kmsg.FetchResponse); ok {
+		switch resp := env.Response.(type) {
+		case *kmsg.FetchResponse:
 			n.replicaFetched(env, resp)
+		case *kmsg.CreateTopicsResponse, *kmsg.DeleteTopicsResponse, *kmsg.AlterPartitionResponse:
+			n.controllerAnswered(env)
 		}
 		return
 	}
@@ -301,8 +326,16 @@ func (n *Node) Step(env core.Envelope) {
 	case *kmsg.MetadataRequest:
 		resp = n.metadata(req)
 	case *kmsg.CreateTopicsRequest:
+		if n.cfg.KRaft {
+			n.forward(env)
+			return
+		}
 		resp = n.createTopics(req)
 	case *kmsg.DeleteTopicsRequest:
+		if n.cfg.KRaft {
+			n.forward(env)
+			return
+		}
 		resp = n.deleteTopics(req)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		resp = n.offsetForLeaderEpoch(req)
@@ -379,8 +412,7 @@ func (n *Node) topicNames() []string {
 }
 
 // createTopic makes a topic with a single replica on this broker.
-func (n *Node) createTopic(name string, partitions int32, configs map[string]string, tc topicConfig) *topic {
-	id := n.newTopicID()
+func (n *Node) createTopic(name string, id [16]byte, partitions int32, configs map[string]string, tc topicConfig) *topic {
 	m := topicMeta{Name: name, ID: id, Partitions: partitions, Configs: configs}
 	t := &topic{meta: m, cfg: tc}
 	for i := int32(0); i < partitions; i++ {

@@ -105,10 +105,14 @@ func (n *Node) shrinkISR(p *partition) {
 	}
 }
 
-// alterISR changes the ISR. In Kafka the leader asks the controller with
-// AlterPartition and waits for the new partition epoch; until Streamlab's
-// brokers are wired to the controller, the change applies at once.
+// alterISR changes the ISR. In a cluster the leader asks the controller
+// with AlterPartition and keeps the old ISR until it answers (forward.go);
+// a broker alone decides at once.
 func (n *Node) alterISR(p *partition, isr []int32) {
+	if n.cfg.KRaft {
+		n.alterPartition(p, isr)
+		return
+	}
 	prev := p.isr
 	p.isr = isr
 	p.partitionEpoch++

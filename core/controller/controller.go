@@ -112,6 +112,7 @@ type Controller struct {
 	sessions map[int32]int64 // active only: last heartbeat of each broker
 	queue    []core.Envelope // requests waiting for the pending proposal
 	pending  *proposal
+	fetches  []parkedFetch // brokers' metadata fetches waiting for a commit
 
 	writes []storage.Write
 	out    []core.Envelope
@@ -401,6 +402,7 @@ func (c *Controller) process() {
 		}
 		c.maybeSnapshot()
 		if !c.pump() {
+			c.serveFetches()
 			return
 		}
 	}

@@ -19,7 +19,10 @@ import (
 // tries another voter. The active controller handles one batch at a time
 // (like QuorumController's event queue): the others wait in the queue.
 func (c *Controller) request(env core.Envelope) {
-	switch env.Request.(type) {
+	switch req := env.Request.(type) {
+	case *kmsg.FetchRequest:
+		c.fetchMetadata(env, req)
+		return
 	case *kmsg.BrokerRegistrationRequest, *kmsg.BrokerHeartbeatRequest, *kmsg.CreateTopicsRequest,
 		*kmsg.DeleteTopicsRequest, *kmsg.AlterPartitionRequest:
 	default:

@@ -39,7 +39,7 @@ type Lab struct {
 	Broker   *broker.Node
 	Producer *client.Producer
 	Consumer *client.Consumer
-	admin    *admin
+	admin    *client.Admin
 	history  []sim.Observed
 	consumed []core.RecordConsumed
 	acked    []core.RecordAcked
@@ -70,8 +70,8 @@ func New(cfg Config) *Lab {
 	l.Broker = broker.New(bcfg)
 	s.Add(l.Broker, nil)
 
-	l.admin = &admin{id: AdminID, broker: BrokerID, topic: kmsg.CreateTopicsRequestTopic{
-		Topic: cfg.Topic, NumPartitions: cfg.Partitions, ReplicationFactor: 1}}
+	l.admin = client.NewAdmin(AdminID, []core.NodeID{BrokerID}, kmsg.CreateTopicsRequestTopic{
+		Topic: cfg.Topic, NumPartitions: cfg.Partitions, ReplicationFactor: 1})
 	s.Add(l.admin, nil)
 
 	l.Producer = client.NewProducer(client.ProducerConfig{
@@ -166,4 +166,4 @@ func (l *Lab) Consumed() []core.RecordConsumed { return l.consumed }
 func (l *Lab) Acked() []core.RecordAcked { return l.acked }
 
 // AdminError is the error of the topic creation, if it failed.
-func (l *Lab) AdminError() error { return l.admin.err }
+func (l *Lab) AdminError() error { return l.admin.Err() }
