@@ -103,3 +103,29 @@ func Run(events []sim.Observed, log Log) []string {
 	}
 	return out
 }
+
+// Leaders returns a violation for every partition epoch that two brokers
+// led: a leader epoch names one leader (the controller bumps it on every
+// election), so two brokers acting as leader in the same epoch means the
+// metadata diverged.
+func Leaders(events []sim.Observed) []string {
+	var out []string
+	type key struct {
+		tp
+		epoch int32
+	}
+	leader := map[key]core.NodeID{}
+	for _, o := range events {
+		e, ok := o.Event.(core.ReplicaRoleChanged)
+		if !ok || e.Role != "leader" {
+			continue
+		}
+		k := key{tp{e.Topic, e.Partition}, e.LeaderEpoch}
+		if prev, ok := leader[k]; ok && prev != o.Node {
+			out = append(out, fmt.Sprintf("t=%d node %d: %s-%d: leader in epoch %d, which broker %d led", o.Time, o.Node, e.Topic, e.Partition, e.LeaderEpoch, prev))
+			continue
+		}
+		leader[k] = o.Node
+	}
+	return out
+}

@@ -112,3 +112,16 @@ func TestCheckerCatchesViolations(t *testing.T) {
 		}
 	}
 }
+
+func TestLeadersCatchesTwoLeadersInOneEpoch(t *testing.T) {
+	lead := func(node core.NodeID, epoch int32) sim.Observed {
+		return sim.Observed{Node: node, Event: core.ReplicaRoleChanged{Topic: "t", Partition: 0, Role: "leader", Leader: int32(node), LeaderEpoch: epoch}}
+	}
+	good := []sim.Observed{lead(1, 0), lead(2, 1), lead(2, 1), lead(3, 2)}
+	if v := check.Leaders(good); len(v) != 0 {
+		t.Errorf("a leader per epoch reported: %v", v)
+	}
+	if v := check.Leaders(append(good, lead(1, 1))); len(v) != 1 {
+		t.Errorf("two leaders in epoch 1: %v", v)
+	}
+}

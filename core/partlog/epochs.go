@@ -85,6 +85,11 @@ func (l *Log) trimEpochsBefore(start int64) {
 // (UnifiedLog.truncateFullyAndStartAt).
 func (l *Log) TruncateTo(offset int64) int64 {
 	if offset >= l.LogEndOffset() {
+		// Nothing to cut, but an epoch starting here holds no record: a
+		// follower that led for a moment at its log end must forget that
+		// epoch, or its fetches keep naming it and the leader keeps
+		// answering with the same divergence.
+		l.truncateEpochs(offset)
 		return l.LogEndOffset()
 	}
 	if offset <= l.logStart {
@@ -121,7 +126,13 @@ func (l *Log) TruncateTo(offset int64) int64 {
 		l.writes = append(l.writes, storage.Write{Op: storage.OpTruncate, Name: l.segName(s.base), Size: s.size})
 	}
 	end := l.LogEndOffset()
+	l.truncateEpochs(end)
+	return end
+}
+
+// truncateEpochs drops the epochs that start at or after end
+// (LeaderEpochFileCache.truncateFromEnd).
+func (l *Log) truncateEpochs(end int64) {
 	k := sort.Search(len(l.epochs), func(k int) bool { return l.epochs[k].start >= end })
 	l.epochs = l.epochs[:k]
-	return end
 }

@@ -171,3 +171,20 @@ func TestAssignEpochBeforeWriting(t *testing.T) {
 		t.Fatalf("latest %d", l.LatestEpoch())
 	}
 }
+
+// A follower that led for a moment at its log end, writing nothing, must
+// forget that epoch when the new leader tells it their logs agree up to
+// there; otherwise every fetch names the empty epoch again.
+func TestTruncateAtLogEndForgetsEmptyEpoch(t *testing.T) {
+	l := partlog.New(dir, cfg(one, -1, -1, -1))
+	for range 3 {
+		addEpoch(t, l, 1)
+	}
+	l.AssignEpoch(5) // led in epoch 5, wrote nothing
+	if got := l.LatestEpoch(); got != 5 {
+		t.Fatalf("latest epoch %d, want 5", got)
+	}
+	if end := l.TruncateTo(l.LogEndOffset()); end != 3 || l.LatestEpoch() != 1 {
+		t.Errorf("after truncating at the log end: end %d, latest epoch %d, want 3 and 1", end, l.LatestEpoch())
+	}
+}

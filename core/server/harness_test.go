@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -14,7 +17,7 @@ import (
 	"github.com/streamlab/streamlab/core/storage"
 )
 
-// cluster is three servers, each a broker and a controller voter, in a sim.
+// cluster is servers in a sim: brokers, some of them controller voters.
 type cluster struct {
 	t       *testing.T
 	s       *sim.Sim
@@ -23,10 +26,17 @@ type cluster struct {
 	acked   []core.RecordAcked
 	failed  []core.ProduceFailed
 	ids     []core.NodeID
+	voters  []core.NodeID
 }
 
+// newCluster is three servers, each a broker and a voter (combined mode).
 func newCluster(t *testing.T, seed uint64) *cluster {
-	c := &cluster{t: t, s: sim.New(seed), servers: map[core.NodeID]*server.Server{}, ids: []core.NodeID{1, 2, 3}}
+	ids := []core.NodeID{1, 2, 3}
+	return newClusterOf(t, seed, ids, ids)
+}
+
+func newClusterOf(t *testing.T, seed uint64, ids, voters []core.NodeID) *cluster {
+	c := &cluster{t: t, s: sim.New(seed), servers: map[core.NodeID]*server.Server{}, ids: ids, voters: voters}
 	c.s.Net = sim.Network{MinLatencyMs: 1, MaxLatencyMs: 5}
 	c.s.OnEvent = func(o sim.Observed) {
 		c.events = append(c.events, o)
@@ -58,7 +68,7 @@ func (c *cluster) allUnfenced() bool {
 // open opens server id on store (nil: a new one).
 func (c *cluster) open(id core.NodeID, store storage.Store) *server.Server {
 	cfg := server.Config{Broker: broker.DefaultConfig(id)}
-	cfg.Controller.Voters = c.ids
+	cfg.Controller.Voters = c.voters
 	cfg.Controller.DefaultReplicationFactor = 3
 	var srv *server.Server
 	var err error
@@ -78,8 +88,21 @@ func (c *cluster) open(id core.NodeID, store storage.Store) *server.Server {
 // its leader.
 func (c *cluster) createTopic(name string, partitions int32, configs map[string]string) {
 	c.t.Helper()
+	c.createTopicWith(name, partitions, 3, nil, configs)
+}
+
+// createTopicWith creates a topic with partitions and rf, or with the
+// replicas of each partition given.
+func (c *cluster) createTopicWith(name string, partitions int32, rf int16, replicas [][]int32, configs map[string]string) {
+	c.t.Helper()
 	topic := kmsg.NewCreateTopicsRequestTopic()
-	topic.Topic, topic.NumPartitions, topic.ReplicationFactor = name, partitions, 3
+	topic.Topic, topic.NumPartitions, topic.ReplicationFactor = name, partitions, rf
+	if replicas != nil {
+		topic.NumPartitions, topic.ReplicationFactor = -1, -1
+		for i, r := range replicas {
+			topic.ReplicaAssignment = append(topic.ReplicaAssignment, kmsg.CreateTopicsRequestTopicReplicaAssignment{Partition: int32(i), Replicas: r})
+		}
+	}
 	for k, v := range configs {
 		topic.Configs = append(topic.Configs, kmsg.CreateTopicsRequestTopicConfig{Name: k, Value: kmsg.StringPtr(v)})
 	}
@@ -133,3 +156,16 @@ func (c *cluster) values(id core.NodeID, topic string, p int32) []string {
 }
 
 func value(prefix string, i int) []byte { return []byte(fmt.Sprint(prefix, i)) }
+
+// writeTrace writes every event of the run to a file and returns its path.
+func (c *cluster) writeTrace(config string, seed uint64) string {
+	var b strings.Builder
+	for _, o := range c.events {
+		fmt.Fprintf(&b, "t=%d node=%d %T %+v\n", o.Time, o.Node, o.Event, o.Event)
+	}
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("streamlab-%s-seed%d.trace", config, seed))
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return "(not written: " + err.Error() + ")"
+	}
+	return path
+}
