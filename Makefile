@@ -37,16 +37,16 @@ server: ## build the native node, bin/streamlab
 
 test: test-native test-sim test-wasm test-fuzz test-e2e ## run every test: native, simulations, wasm, fuzz, e2e
 
-# The replication simulations run once, in test-sim, where their summary
+# The failover simulations run once, in test-sim, where their summary
 # lines are printed.
-SIMS := Failover|UnderFollowerFaults
+SIMS := TestFailover
 
 test-native: ## go test -race ./... except the replication simulations (the e2e tests skip themselves here)
 	$(GO) test -race -skip '$(SIMS)' ./...
 
-test-sim: ## replication simulations (SEEDS, default 4) with a summary line per configuration
-	@STREAMLAB_SEEDS=$(or $(SEEDS),4) $(GO) test -count=1 -v -timeout 60m -run '$(SIMS)' ./core/broker \
-		| grep -E -- '(sim|control): config=|seeds, .* faults|seed [0-9]+: |^(--- FAIL|FAIL|ok|panic)'
+test-sim: ## failover simulations on a 3-broker cluster (SEEDS, default 500) with a summary line per configuration
+	@STREAMLAB_SEEDS=$(or $(SEEDS),500) $(GO) test -count=1 -v -timeout 80m -run '$(SIMS)' ./core/server \
+		| grep -E -- '^(sim|control): config=|config=.* seed=|^ +(replay|trace): |^(--- FAIL|FAIL|ok|panic)' | grep -v -- '--- FAIL: .*/seeds$$'
 
 test-wasm: ## core tests under GOOS=js GOARCH=wasm, run by node
 	$(WASM_PATH) $(WASM_ENV) $(GO) test -skip '$(SIMS)' ./core/...
@@ -116,8 +116,8 @@ bench: build ## benchmarks natively and in wasm/node, the wasm download size, th
 	@awk -v runs=$(KAFKA_BENCHCOUNT) -v recs=$(KAFKA_BENCHTIME) "$$KAFKA_BENCH_SUMMARY" $(KAFKA_BENCH_OUT)
 	@if pgrep -a -f -- "$(CURDIR)/bi[n]/streamlab"; then echo "bench: a node outlived the benchmarks" >&2; exit 1; fi
 
-soak: ## the replication simulations over more seeds (make soak SEEDS=100)
-	$(MAKE) --no-print-directory test-sim SEEDS=$(or $(SEEDS),100)
+soak: ## the failover simulations over more seeds (make soak SEEDS=2000)
+	$(MAKE) --no-print-directory test-sim SEEDS=$(or $(SEEDS),2000)
 
 clean: ## remove build outputs and screenshots
 	rm -rf bin $(WASM) e2e/out

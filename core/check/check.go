@@ -48,6 +48,19 @@ func Run(events []sim.Observed, log Log) []string {
 	end := map[replica]int64{}
 	hw := map[replica]int64{}
 	read := map[[2]any]int64{} // (consumer, tp) -> last offset read
+	stored := map[tp]map[int64]broker.StoredRecord{} // the final log, read once per partition
+	at := func(t tp, offset int64) (broker.StoredRecord, bool) {
+		m, ok := stored[t]
+		if !ok {
+			m = map[int64]broker.StoredRecord{}
+			for _, r := range log.Records(t.topic, t.partition, 0, 1<<31-1) {
+				m[r.Offset] = r
+			}
+			stored[t] = m
+		}
+		r, ok := m[offset]
+		return r, ok
+	}
 	for _, o := range events {
 		switch e := o.Event.(type) {
 		case core.LogTruncated:
@@ -90,14 +103,14 @@ func Run(events []sim.Observed, log Log) []string {
 			if e.Offset < info.LogStartOffset {
 				continue // removed by retention
 			}
-			recs := log.Records(e.Topic, e.Partition, e.Offset, 1)
-			if len(recs) == 0 || recs[0].Offset != e.Offset {
+			r, ok := at(tp{e.Topic, e.Partition}, e.Offset)
+			if !ok {
 				bad(o, "%s-%d: acknowledged offset %d is not in the log", e.Topic, e.Partition, e.Offset)
 				continue
 			}
-			if !bytes.Equal(recs[0].Key, e.Key) || !bytes.Equal(recs[0].Value, e.Value) {
+			if !bytes.Equal(r.Key, e.Key) || !bytes.Equal(r.Value, e.Value) {
 				bad(o, "%s-%d: offset %d holds %q=%q, acknowledged %q=%q", e.Topic, e.Partition, e.Offset,
-					recs[0].Key, recs[0].Value, e.Key, e.Value)
+					r.Key, r.Value, e.Key, e.Value)
 			}
 		}
 	}
