@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/broker"
+	"github.com/streamlab/streamlab/core/server"
 	"github.com/streamlab/streamlab/core/storage/filestore"
 	"github.com/streamlab/streamlab/p2p/host"
 	"github.com/streamlab/streamlab/p2p/kafkatcp"
@@ -32,9 +34,6 @@ import (
 const (
 	defaultHTTP  = "127.0.0.1:8080"
 	defaultKafka = kafkatcp.DefaultAddr
-	// brokerID is the native node's broker: one broker until the
-	// controller (issue 4) lets -brokers N run more.
-	brokerID core.NodeID = 1
 )
 
 func main() {
@@ -66,7 +65,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	kafkaAddr := fs.String("kafka", lookupEnvOr("STREAMLAB_KAFKA", defaultKafka),
 		"address for Kafka clients (kcat -b ADDR); port 0 picks a free port; empty runs no broker (env STREAMLAB_KAFKA)")
 	dataDir := fs.String("data", envOr("STREAMLAB_DATA", defaultDataDir()),
-		"directory for the broker's files, broker-1/ under it (env STREAMLAB_DATA)")
+		"directory for the brokers' files, broker-1/ ... under it (env STREAMLAB_DATA)")
+	brokers := fs.Int("brokers", 1,
+		"brokers to run; 2 or more form a KRaft cluster in this process, on consecutive ports from -kafka's")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -84,11 +85,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var kafka *kafkaNode
 	if *kafkaAddr != "" {
 		var err error
-		if kafka, err = startKafka(*kafkaAddr, *dataDir, logger); err != nil {
+		if kafka, err = startKafka(*kafkaAddr, *dataDir, *brokers, logger); err != nil {
 			return err
 		}
 		defer kafka.close()
-		fmt.Fprintf(stdout, "Streamlab Kafka listener on %s\n", kafka.advertised)
+		for i, a := range kafka.advertised {
+			if len(kafka.advertised) == 1 {
+				fmt.Fprintf(stdout, "Streamlab Kafka listener on %s\n", a)
+			} else {
+				fmt.Fprintf(stdout, "Streamlab Kafka listener on %s (broker %d)\n", a, i+1)
+			}
+		}
 	}
 
 	ln, err := net.Listen("tcp", *httpAddr)
@@ -106,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var brokerDone <-chan struct{}
 	if kafka != nil {
-		brokerDone = kafka.host.Done()
+		brokerDone = kafka.done()
 	}
 	var runErr error
 	select {
@@ -116,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// The broker stopped on its own: its store failed. Acknowledging
 		// nothing more is all it can do; stop the node so that whoever
 		// runs it sees the failure.
-		runErr = fmt.Errorf("broker stopped: %w", kafka.host.Err())
+		runErr = fmt.Errorf("broker stopped: %w", kafka.err())
 	case <-ctx.Done():
 	}
 	if kafka != nil {
@@ -136,78 +143,172 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// kafkaNode is the native broker and its Kafka listener.
+// kafkaNode is the native brokers and their Kafka listeners.
 type kafkaNode struct {
-	host       *host.Host
-	listener   *kafkatcp.Listener
-	store      *filestore.Store
-	advertised string
+	hosts      []*host.Host
+	listeners  []*kafkatcp.Listener
+	stores     []*filestore.Store
+	advertised []string
 	closed     bool
 }
 
-// startKafka binds addr, opens broker 1 on dir/broker-1 (recovering what an
-// earlier run left there, torn tails included) and serves Kafka clients. The
-// broker advertises the address really bound, so port 0 works.
-func startKafka(addr, dir string, logger *log.Logger) (*kafkaNode, error) {
+// startKafka opens n brokers, broker-1/ ... broker-N/ under dir (recovering
+// what an earlier run left there, torn tails included), and serves Kafka
+// clients: broker 1 on addr, broker i on the port after broker i-1's (each
+// on a free port if addr's port is 0). Each broker advertises the address
+// really bound. One broker runs alone, as before; two or more are a KRaft
+// cluster in one process (core/server): brokers 1-3 (or 1) are the
+// controller quorum's voters and the brokers reach each other in memory.
+func startKafka(addr, dir string, n int, logger *log.Logger) (_ *kafkaNode, err error) {
 	if dir == "" {
 		return nil, errors.New("no data directory: pass -data DIR (there is no user cache directory to default to)")
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("kafka listener: %w", err)
+	if n < 1 {
+		return nil, fmt.Errorf("-brokers %d: need at least one broker", n)
 	}
-	tcp := ln.Addr().(*net.TCPAddr)
-	cfg := broker.DefaultConfig(brokerID)
-	cfg.Host, cfg.Port = tcp.IP.String(), int32(tcp.Port)
-	if tcp.IP.IsUnspecified() {
-		// Kafka refuses to advertise 0.0.0.0 (advertised.listeners); name
-		// this machine instead.
-		if cfg.Host, err = os.Hostname(); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("kafka listener on all interfaces: no host name to advertise: %w", err)
+	k := &kafkaNode{}
+	defer func() {
+		if err != nil {
+			k.close()
 		}
-	}
-	// The node runs in real time, not in a replayable simulation: a fresh
-	// seed each start keeps topic ids unique even across a delete and a
-	// restart.
-	cfg.Seed = rand.Uint64()
-	storeDir := filepath.Join(dir, fmt.Sprintf("broker-%d", brokerID))
-	store, err := filestore.Open(storeDir)
+	}()
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns[len(k.listeners):] {
+			ln.Close()
+		}
+	}()
+	host0, port0, err := net.SplitHostPort(addr)
 	if err != nil {
-		ln.Close()
-		return nil, err
+		return nil, fmt.Errorf("kafka listener %q: %w", addr, err)
 	}
-	node, err := broker.Open(cfg, store)
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("opening the broker in %s: %w", storeDir, err)
+	base, _ := strconv.Atoi(port0)
+	var voters []core.NodeID
+	for id := core.NodeID(1); id <= core.NodeID(min(n, 3)); id++ {
+		voters = append(voters, id)
 	}
-	h := host.Start(node, store, host.Options{Logf: logger.Printf, Events: func(evs []core.Event) {
-		for _, ev := range evs {
-			if r, ok := ev.(core.LogRecovered); ok {
-				logger.Printf("recovered %s-%d: %s (%d bytes cut, next offset %d)", r.Topic, r.Partition, r.Reason, r.TruncatedBytes, r.NextOffset)
+	if n < 3 {
+		voters = voters[:1]
+	}
+	for i := 0; i < n; i++ {
+		a := addr
+		if base != 0 {
+			a = net.JoinHostPort(host0, strconv.Itoa(base+i))
+		}
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return nil, fmt.Errorf("kafka listener: %w", err)
+		}
+		lns = append(lns, ln)
+	}
+	for i, ln := range lns {
+		id := core.NodeID(i + 1)
+		tcp := ln.Addr().(*net.TCPAddr)
+		cfg := broker.DefaultConfig(id)
+		cfg.Host, cfg.Port = tcp.IP.String(), int32(tcp.Port)
+		if tcp.IP.IsUnspecified() {
+			// Kafka refuses to advertise 0.0.0.0 (advertised.listeners);
+			// name this machine instead.
+			if cfg.Host, err = os.Hostname(); err != nil {
+				return nil, fmt.Errorf("kafka listener on all interfaces: no host name to advertise: %w", err)
 			}
 		}
-	}})
-	l, err := kafkatcp.Serve(ln, h, kafkatcp.Config{Logf: logger.Printf})
-	if err != nil {
-		h.Close()
-		return nil, err
+		// The node runs in real time, not in a replayable simulation: a
+		// fresh seed each start keeps topic ids unique even across a
+		// delete and a restart.
+		cfg.Seed = rand.Uint64()
+		storeDir := filepath.Join(dir, fmt.Sprintf("broker-%d", id))
+		store, err := filestore.Open(storeDir)
+		if err != nil {
+			return nil, err
+		}
+		k.stores = append(k.stores, store)
+		var m core.Machine
+		if n == 1 {
+			m, err = broker.Open(cfg, store)
+		} else {
+			scfg := server.Config{Broker: cfg}
+			scfg.Controller.Voters = voters
+			m, err = server.Open(scfg, store)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("opening broker %d in %s: %w", id, storeDir, err)
+		}
+		h := host.Start(m, store, host.Options{Logf: logger.Printf, Events: func(evs []core.Event) {
+			for _, ev := range evs {
+				if r, ok := ev.(core.LogRecovered); ok {
+					logger.Printf("broker %d recovered %s-%d: %s (%d bytes cut, next offset %d)", id, r.Topic, r.Partition, r.Reason, r.TruncatedBytes, r.NextOffset)
+				}
+			}
+		}})
+		k.hosts = append(k.hosts, h)
+		k.advertised = append(k.advertised, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))))
 	}
-	return &kafkaNode{host: h, listener: l, store: store, advertised: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))}, nil
+	for _, a := range k.hosts {
+		for _, b := range k.hosts {
+			if a != b {
+				host.Link(a, b)
+			}
+		}
+	}
+	for i, h := range k.hosts {
+		l, err := kafkatcp.Serve(lns[i], h, kafkatcp.Config{Logf: logger.Printf})
+		if err != nil {
+			return nil, err
+		}
+		k.listeners = append(k.listeners, l)
+	}
+	return k, nil
 }
 
-// close stops the listener (closing every client connection), then the
-// broker; it returns the error that had stopped the broker, if any.
+// done is closed when any broker stops on its own.
+func (k *kafkaNode) done() <-chan struct{} {
+	ch := make(chan struct{})
+	var once sync.Once
+	for _, h := range k.hosts {
+		go func() {
+			select {
+			case <-h.Done():
+				once.Do(func() { close(ch) })
+			case <-ch:
+			}
+		}()
+	}
+	return ch
+}
+
+// err is why a broker stopped, if one did.
+func (k *kafkaNode) err() error {
+	for _, h := range k.hosts {
+		select {
+		case <-h.Done():
+			return h.Err()
+		default:
+		}
+	}
+	return nil
+}
+
+// close stops the listeners (closing every client connection), then the
+// brokers; it returns the error that had stopped a broker, if any.
 func (k *kafkaNode) close() error {
 	if k.closed {
 		return nil
 	}
 	k.closed = true
-	k.listener.Close()
-	err := k.host.Close()
-	if cerr := k.store.Close(); err == nil {
-		err = cerr
+	for _, l := range k.listeners {
+		l.Close()
+	}
+	var err error
+	for _, h := range k.hosts {
+		if herr := h.Close(); err == nil {
+			err = herr
+		}
+	}
+	for _, s := range k.stores {
+		if cerr := s.Close(); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }

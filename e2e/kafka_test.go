@@ -30,6 +30,7 @@ func TestKafka(t *testing.T) {
 		{"sarama", testKafkaSarama},
 		{"kcat", testKafkaKcat},
 		{"crash", testKafkaCrash},
+		{"cluster", testKafkaCluster},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
