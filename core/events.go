@@ -348,3 +348,90 @@ type (
 
 func (ProducerIDAssigned) event()  {}
 func (IdempotenceDisabled) event() {}
+
+// Group coordinator events (core/group), in the order things happen.
+type (
+	// GroupStateChanged: a group moved From one state To another
+	// (ClassicGroup.transitionTo); Generation is the group's generation
+	// after the move, Reason says why, in Kafka's log words.
+	GroupStateChanged struct {
+		Group      string
+		From, To   string // group states: Empty, PreparingRebalance, CompletingRebalance, Stable, Dead
+		Generation int32
+		Reason     string
+	}
+	// MemberJoined: a member entered the group (its first JoinGroup with a
+	// member id, or a static member's new id).
+	MemberJoined struct {
+		Group      string
+		MemberID   string
+		InstanceID string // group.instance.id, "" for a dynamic member
+		ClientID   string
+		ClientHost string
+	}
+	// MemberLeft: a member is no longer in the group; Reason is LeaveGroup,
+	// a session or rebalance timeout, or a static member's replacement.
+	MemberLeft struct {
+		Group      string
+		MemberID   string
+		InstanceID string
+		Reason     string
+	}
+	// AssignmentReceived: a member got its assignment for Generation in a
+	// SyncGroup response. Partitions is the assignment decoded as the
+	// consumer protocol (topic -> partitions), nil for other protocols.
+	AssignmentReceived struct {
+		Group      string
+		MemberID   string
+		Generation int32
+		Protocol   string
+		Partitions map[string][]int32
+		Bytes      int
+	}
+	// OffsetCommitted: a committed offset is durable (replicated to the
+	// ISR) and OffsetFetch returns it from now on. Generation and MemberID
+	// are the committer's (-1 and "" for a standalone consumer or an
+	// admin).
+	OffsetCommitted struct {
+		Group      string
+		Topic      string
+		Partition  int32
+		Offset     int64
+		Generation int32
+		MemberID   string
+	}
+	// OffsetsExpired: offsets of a group expired (offsets.retention.minutes,
+	// KIP-211) or were deleted with the group (DeleteGroups).
+	OffsetsExpired struct {
+		Group   string
+		Offsets int
+		Reason  string
+	}
+	// GroupsLoaded: this broker became the coordinator of a
+	// __consumer_offsets partition with records and rebuilt its groups from
+	// them; Skipped counts records it could not read (or of the new
+	// protocol).
+	GroupsLoaded struct {
+		Partition int32
+		Groups    int
+		Offsets   int
+		Records   int
+		Skipped   int
+	}
+	// GroupsUnloaded: this broker no longer coordinates the partition's
+	// groups (it lost the leadership); their members find the new
+	// coordinator.
+	GroupsUnloaded struct {
+		Partition int32
+		Groups    int
+	}
+)
+
+func (GroupStateChanged) event()  {}
+func (MemberJoined) event()       {}
+func (MemberLeft) event()         {}
+func (AssignmentReceived) event() {}
+func (OffsetCommitted) event()    {}
+func (OffsetsExpired) event()     {}
+func (GroupsLoaded) event()       {}
+func (GroupsUnloaded) event()     {}

@@ -82,6 +82,7 @@ type Node struct {
 	fetchers map[int32]*fetcher // by leader: this broker's replica fetches
 	produces []*parkedProduce   // acks=all produces waiting for the ISR
 	corr     int32              // correlation ids of this broker's own requests
+	groups   *coordinator       // the group coordinator (groups.go)
 
 	// KRaft: the active controller (-1: unknown), this broker's epoch in
 	// its registration, and requests waiting for the controller's answer.

@@ -47,7 +47,7 @@ func Run(events []sim.Observed, log Log) []string {
 	}
 	end := map[replica]int64{}
 	hw := map[replica]int64{}
-	read := map[[2]any]int64{} // (consumer, tp) -> last offset read
+	read := map[[2]any]int64{}                       // (consumer, tp) -> last offset read
 	stored := map[tp]map[int64]broker.StoredRecord{} // the final log, read once per partition
 	at := func(t tp, offset int64) (broker.StoredRecord, bool) {
 		m, ok := stored[t]

@@ -19,7 +19,7 @@ import (
 
 // cluster is servers in a sim: brokers, some of them controller voters.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	s       *sim.Sim
 	servers map[core.NodeID]*server.Server
 	events  []sim.Observed
@@ -27,19 +27,22 @@ type cluster struct {
 	failed  []core.ProduceFailed
 	ids     []core.NodeID
 	voters  []core.NodeID
+	quiet   bool // keep no event history (benchmarks)
 }
 
 // newCluster is three servers, each a broker and a voter (combined mode).
-func newCluster(t *testing.T, seed uint64) *cluster {
+func newCluster(t testing.TB, seed uint64) *cluster {
 	ids := []core.NodeID{1, 2, 3}
 	return newClusterOf(t, seed, ids, ids)
 }
 
-func newClusterOf(t *testing.T, seed uint64, ids, voters []core.NodeID) *cluster {
+func newClusterOf(t testing.TB, seed uint64, ids, voters []core.NodeID) *cluster {
 	c := &cluster{t: t, s: sim.New(seed), servers: map[core.NodeID]*server.Server{}, ids: ids, voters: voters}
 	c.s.Net = sim.Network{MinLatencyMs: 1, MaxLatencyMs: 5}
 	c.s.OnEvent = func(o sim.Observed) {
-		c.events = append(c.events, o)
+		if !c.quiet {
+			c.events = append(c.events, o)
+		}
 		switch e := o.Event.(type) {
 		case core.RecordAcked:
 			c.acked = append(c.acked, e)

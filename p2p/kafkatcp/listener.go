@@ -478,9 +478,16 @@ func (c *conn) handle(frame []byte) bool {
 		return true // Kafka sends no response to acks=0
 	}
 
+	// Requests the machine may hold on purpose get their own wait on top:
+	// a long-polling Fetch up to MaxWaitMillis, a JoinGroup until the
+	// rebalance ends (up to its rebalance timeout, v1+, else the session
+	// timeout).
 	wait := cfg.ResponseTimeout
-	if f, ok := req.(*kmsg.FetchRequest); ok && f.MaxWaitMillis > 0 {
-		wait += time.Duration(f.MaxWaitMillis) * time.Millisecond
+	switch r := req.(type) {
+	case *kmsg.FetchRequest:
+		wait += time.Duration(max(r.MaxWaitMillis, 0)) * time.Millisecond
+	case *kmsg.JoinGroupRequest:
+		wait += time.Duration(max(r.RebalanceTimeoutMillis, r.SessionTimeoutMillis, 0)) * time.Millisecond
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

@@ -253,8 +253,8 @@ func TestUnsupportedRequestsClose(t *testing.T) {
 	old.Version = 2
 	unknownKey := (&client{}).frame(apiVersions(0))
 	binary.BigEndian.PutUint16(unknownKey[4:], 999)
-	notImplemented := kmsg.NewPtrJoinGroupRequest() // not yet in the broker
-	notImplemented.Version = 5
+	notImplemented := kmsg.NewPtrConsumerGroupHeartbeatRequest() // KIP-848, not in the broker
+	notImplemented.Version = 0
 	truncated := (&client{}).frame(produceReq(1, "t", "k", "v"))
 	truncated = truncated[:len(truncated)-5]
 	binary.BigEndian.PutUint32(truncated, uint32(len(truncated)-4))
