@@ -135,3 +135,8 @@ func (n *Node) createInternalTopic(name string, partitions int32, rf int16, conf
 	}
 	n.createTopic(name, n.newTopicID(), partitions, configs, tc) // a single broker holds the only replica
 }
+
+// isInternal reports Kafka's internal topics (Topic.isInternal).
+func isInternal(name string) bool {
+	return name == "__consumer_offsets" || name == "__transaction_state"
+}

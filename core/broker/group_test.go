@@ -467,3 +467,19 @@ func (c *pair) joinAndSync(to core.NodeID, groupID string) (string, int32) {
 	}
 	return join.MemberID, jr.Generation
 }
+
+// __consumer_offsets is internal: Metadata says so, and clients may not
+// produce to it (only the coordinator writes there).
+func TestOffsetsTopicIsInternal(t *testing.T) {
+	h := newHarness(t, nil)
+	h.do(findCoordinator(3, "g"))
+	if sp := h.produce(group.OffsetsTopic, 0, batch(1, "k", "v")); sp.ErrorCode != kerr.InvalidTopicException.Code {
+		t.Fatalf("produce to %s: %s", group.OffsetsTopic, errName(sp.ErrorCode))
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	req.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(group.OffsetsTopic)}}
+	if rt := h.do(req).(*kmsg.MetadataResponse).Topics[0]; !rt.IsInternal {
+		t.Fatal("Metadata does not mark the offsets topic internal")
+	}
+}

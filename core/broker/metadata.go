@@ -49,6 +49,7 @@ func (n *Node) metadata(req *kmsg.MetadataRequest) kmsg.Response {
 		switch {
 		case t != nil:
 			rt.TopicID = t.meta.ID
+			rt.IsInternal = isInternal(name)
 			for _, p := range t.parts {
 				rp := kmsg.NewMetadataResponseTopicPartition()
 				rp.Partition = p.index

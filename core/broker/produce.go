@@ -29,9 +29,14 @@ func (n *Node) produce(env core.Envelope, req *kmsg.ProduceRequest) {
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			var err *kerr.Error
 			var msg string
-			if !validAcks {
+			switch {
+			case !validAcks:
 				err = kerr.InvalidRequiredAcks
-			} else {
+			case isInternal(rt.Topic):
+				// Only the coordinators write there (ReplicaManager:
+				// internalTopicsAllowed is false for clients).
+				err, msg = kerr.InvalidTopicException, fmt.Sprintf("Cannot append to internal topic %s", rt.Topic)
+			default:
 				var next int64
 				next, err, msg = n.appendTo(rt.Topic, rp, &sp, req.Acks)
 				if p := n.partition(rt.Topic, rp.Partition); err == nil && req.Acks == -1 && p.hw < next {
