@@ -187,6 +187,10 @@ func controllerError(req kmsg.Request, err *kerr.Error) kmsg.Response {
 			resp.Topics = append(resp.Topics, st)
 		}
 		return resp
+	case *kmsg.ElectLeadersRequest:
+		resp := r.ResponseKind().(*kmsg.ElectLeadersResponse)
+		resp.ErrorCode = err.Code
+		return resp
 	}
 	return nil
 }

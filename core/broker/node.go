@@ -296,6 +296,7 @@ var supported = map[int16][2]int16{
 	kmsg.DeleteTopics.Int16(): {0, 6},
 
 	kmsg.OffsetForLeaderEpoch.Int16(): {0, 4},
+	kmsg.ElectLeaders.Int16():         {0, 2},
 	kmsg.InitProducerID.Int16():       {0, 5},
 }
 
@@ -308,7 +309,7 @@ func (n *Node) Step(env core.Envelope) {
 		switch resp := env.Response.(type) {
 		case *kmsg.FetchResponse:
 			n.replicaFetched(env, resp)
-		case *kmsg.CreateTopicsResponse, *kmsg.DeleteTopicsResponse, *kmsg.AlterPartitionResponse:
+		case *kmsg.CreateTopicsResponse, *kmsg.DeleteTopicsResponse, *kmsg.AlterPartitionResponse, *kmsg.ElectLeadersResponse:
 			n.controllerAnswered(env)
 		}
 		return
@@ -340,6 +341,12 @@ func (n *Node) Step(env core.Envelope) {
 		resp = n.deleteTopics(req)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		resp = n.offsetForLeaderEpoch(req)
+	case *kmsg.ElectLeadersRequest:
+		if n.cfg.KRaft {
+			n.forward(env)
+			return
+		}
+		resp = n.electLeaders(req)
 	case *kmsg.InitProducerIDRequest:
 		resp = n.initProducerID(req)
 	case *kmsg.ProduceRequest:

@@ -58,6 +58,10 @@ type Config struct {
 	// SnapshotEvery snapshots the image and compacts the log every that many
 	// applied entries (1000; negative: never).
 	SnapshotEvery int64
+	// LeaderImbalanceCheckIntervalMs is leader.imbalance.check.interval.seconds
+	// (300 s): how often leadership moves back to preferred replicas;
+	// negative is auto.leader.rebalance.enable=false (preferred.go).
+	LeaderImbalanceCheckIntervalMs int64
 }
 
 func (c Config) withDefaults() Config {
@@ -81,6 +85,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SnapshotEvery == 0 {
 		c.SnapshotEvery = 1000
+	}
+	if c.LeaderImbalanceCheckIntervalMs == 0 {
+		c.LeaderImbalanceCheckIntervalMs = 300000
 	}
 	return c
 }
@@ -106,13 +113,14 @@ type Controller struct {
 	offsets   []int64 // byte offset of each entry in raft.log, from logFirst
 	logSize   int64
 
-	leader   bool // raft leader...
-	term     uint64
-	active   bool            // ...that has applied its log: the active controller
-	sessions map[int32]int64 // active only: last heartbeat of each broker
-	queue    []core.Envelope // requests waiting for the pending proposal
-	pending  *proposal
-	fetches  []parkedFetch // brokers' metadata fetches waiting for a commit
+	leader      bool // raft leader...
+	term        uint64
+	active      bool            // ...that has applied its log: the active controller
+	sessions    map[int32]int64 // active only: last heartbeat of each broker
+	nextBalance int64           // active only: next preferred leader election check
+	queue       []core.Envelope // requests waiting for the pending proposal
+	pending     *proposal
+	fetches     []parkedFetch // brokers' metadata fetches waiting for a commit
 
 	writes []storage.Write
 	out    []core.Envelope
@@ -354,7 +362,7 @@ func (c *Controller) observe() {
 // requests it holds with NOT_CONTROLLER: the brokers will find the new one.
 // A proposal in flight may still commit under the next leader.
 func (c *Controller) resign() {
-	c.leader, c.active, c.sessions = false, false, nil
+	c.leader, c.active, c.sessions, c.nextBalance = false, false, nil, 0
 	if p := c.pending; p != nil {
 		c.pending = nil
 		c.finish(p, false)
@@ -453,6 +461,9 @@ func (c *Controller) pump() bool {
 		return false
 	}
 	if recs := c.expireSession(); recs != nil {
+		return c.propose(recs, nil, nil)
+	}
+	if recs := c.balanceLeaders(); recs != nil {
 		return c.propose(recs, nil, nil)
 	}
 	for len(c.queue) > 0 {

@@ -24,7 +24,7 @@ func (c *Controller) request(env core.Envelope) {
 		c.fetchMetadata(env, req)
 		return
 	case *kmsg.BrokerRegistrationRequest, *kmsg.BrokerHeartbeatRequest, *kmsg.CreateTopicsRequest,
-		*kmsg.DeleteTopicsRequest, *kmsg.AlterPartitionRequest:
+		*kmsg.DeleteTopicsRequest, *kmsg.AlterPartitionRequest, *kmsg.ElectLeadersRequest:
 	default:
 		c.events = append(c.events, core.RequestFailed{API: core.APIName(env.Key()), Partition: -1, Error: "not a controller API"})
 		return
@@ -57,6 +57,8 @@ func (c *Controller) handle(req kmsg.Request) ([]Record, kmsg.Response) {
 		return c.deleteTopics(r)
 	case *kmsg.AlterPartitionRequest:
 		return c.alterPartition(r)
+	case *kmsg.ElectLeadersRequest:
+		return c.electLeaders(r)
 	}
 	panic(fmt.Sprintf("controller: unexpected request %T", req))
 }
@@ -501,6 +503,8 @@ func errorResponse(req kmsg.Request, code int16) kmsg.Response {
 	case *kmsg.BrokerHeartbeatResponse:
 		r.ErrorCode = code
 	case *kmsg.AlterPartitionResponse:
+		r.ErrorCode = code
+	case *kmsg.ElectLeadersResponse:
 		r.ErrorCode = code
 	case *kmsg.CreateTopicsResponse:
 		for _, rt := range req.(*kmsg.CreateTopicsRequest).Topics {

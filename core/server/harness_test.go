@@ -28,6 +28,7 @@ type cluster struct {
 	ids     []core.NodeID
 	voters  []core.NodeID
 	quiet   bool // keep no event history (benchmarks)
+	calls   int
 }
 
 // newCluster is three servers, each a broker and a voter (combined mode).
@@ -171,4 +172,35 @@ func (c *cluster) writeTrace(config string, seed uint64) string {
 		return "(not written: " + err.Error() + ")"
 	}
 	return path
+}
+
+// caller sends one request and keeps the response: a client for tests.
+type caller struct {
+	id   core.NodeID
+	out  []core.Envelope
+	resp kmsg.Response
+}
+
+func (c *caller) ID() core.NodeID   { return c.id }
+func (c *caller) Tick(int64)        {}
+func (c *caller) Ready() core.Ready { return core.Ready{Messages: c.out} }
+func (c *caller) Advance()          { c.out = nil }
+func (c *caller) Step(env core.Envelope) {
+	if env.Response != nil {
+		c.resp = env.Response
+	}
+}
+
+// call sends req to broker to and waits up to 10 s for the answer.
+func (c *cluster) call(to core.NodeID, req kmsg.Request) kmsg.Response {
+	c.t.Helper()
+	c.calls++
+	cl := &caller{id: core.ClientIDBase + 500 + core.NodeID(c.calls)}
+	c.s.Add(cl, nil)
+	cl.out = append(cl.out, core.Envelope{From: cl.id, To: to, CorrelationID: 1, Request: req})
+	c.s.RunFor(0)
+	if !c.s.RunUntil(func() bool { return cl.resp != nil }, 10000) {
+		c.t.Fatalf("no answer to %s from broker %d", core.APIName(req.Key()), to)
+	}
+	return cl.resp
 }

@@ -93,7 +93,7 @@ func Open(cfg Config, store storage.Store) (*Server, error) {
 			}
 		}
 	}
-	s.lifecycle = lifecycle{epoch: -1, controller: -1}
+	s.lifecycle = lifecycle{epoch: -1, fenced: true, controller: -1}
 	s.meta = metadata{image: controller.NewImage(), published: map[string][]broker.PartitionState{}}
 	return s, nil
 }
@@ -159,7 +159,7 @@ func forController(env core.Envelope) bool {
 	switch req := env.Request.(type) {
 	case *kmsg.BrokerRegistrationRequest, *kmsg.BrokerHeartbeatRequest, *kmsg.AlterPartitionRequest:
 		return true
-	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest:
+	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.ElectLeadersRequest:
 		return env.From < core.ClientIDBase
 	case *kmsg.FetchRequest:
 		return len(req.Topics) == 1 && req.Topics[0].Topic == controller.MetadataTopic

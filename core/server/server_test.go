@@ -4,8 +4,12 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/client"
+	"github.com/streamlab/streamlab/core/storage"
 )
 
 // Three servers elect a controller, register and get unfenced; a topic
@@ -80,4 +84,69 @@ func TestLeaderCrashFailsOver(t *testing.T) {
 		}
 	}
 	t.Logf("leader %d crashed; broker %d leads at epoch %d; first acks=all produce %d ms after the crash", old, leader, info.LeaderEpoch, firstAck-crashedAt)
+}
+
+// After a failover the leadership stays with the new leader; once the
+// preferred replica is back in the ISR, ElectLeaders moves it back, and so
+// does the controller on its own every leader.imbalance.check.interval.seconds.
+func TestPreferredLeaderElection(t *testing.T) {
+	c := newCluster(t, 3)
+	c.createTopic("t", 1, nil)
+	info, _ := c.servers[1].Broker().Partition("t", 0)
+	preferred := core.NodeID(info.Replicas[0])
+	if core.NodeID(info.Leader) != preferred {
+		t.Fatalf("leader %d, preferred %d", info.Leader, preferred)
+	}
+	c.s.Crash(preferred)
+	if !c.s.RunUntil(func() bool { l := c.leader("t", 0); return l >= 0 && core.NodeID(l) != preferred }, 30000) {
+		t.Fatal("no failover")
+	}
+	c.s.Restart(preferred, func(st storage.Store) core.Machine { return c.open(preferred, st) })
+	inISR := func() bool { // as the active controller sees it
+		for _, id := range c.ids {
+			if ctl := c.servers[id].Controller(); ctl != nil && ctl.Active() {
+				p, _ := ctl.Image().Partition("t", 0)
+				b, _ := ctl.Image().Broker(int32(preferred))
+				return slices.Contains(p.ISR, int32(preferred)) && !b.Fenced
+			}
+		}
+		return false
+	}
+	if !c.s.RunUntil(inISR, 60000) {
+		t.Fatal("the preferred replica did not rejoin the ISR")
+	}
+	if l := c.leader("t", 0); core.NodeID(l) == preferred {
+		t.Fatal("leadership moved back before any election")
+	}
+
+	other := c.ids[0]
+	if other == preferred {
+		other = c.ids[1]
+	}
+	req := kmsg.NewPtrElectLeadersRequest()
+	req.Version, req.ElectionType = 2, 0
+	req.Topics = []kmsg.ElectLeadersRequestTopic{{Topic: "t", Partitions: []int32{0}}, {Topic: "nope", Partitions: []int32{0}}}
+	resp := c.call(other, req).(*kmsg.ElectLeadersResponse)
+	if len(resp.Topics) != 2 || resp.Topics[0].Partitions[0].ErrorCode != 0 ||
+		resp.Topics[1].Partitions[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("ElectLeaders: %+v", resp.Topics)
+	}
+	if !c.s.RunUntil(func() bool { return core.NodeID(c.leader("t", 0)) == preferred }, 5000) {
+		t.Fatal("ElectLeaders did not move the leadership back")
+	}
+	again := c.call(other, req).(*kmsg.ElectLeadersResponse)
+	if again.Topics[0].Partitions[0].ErrorCode != kerr.ElectionNotNeeded.Code {
+		t.Fatalf("second election: %v", kerr.ErrorForCode(again.Topics[0].Partitions[0].ErrorCode))
+	}
+
+	// The automatic check: fail over again, bring the preferred one back,
+	// and wait out the interval.
+	c.s.Crash(preferred)
+	if !c.s.RunUntil(func() bool { l := c.leader("t", 0); return l >= 0 && core.NodeID(l) != preferred }, 30000) {
+		t.Fatal("no second failover")
+	}
+	c.s.Restart(preferred, func(st storage.Store) core.Machine { return c.open(preferred, st) })
+	if !c.s.RunUntil(func() bool { return core.NodeID(c.leader("t", 0)) == preferred }, 400000) {
+		t.Fatal("auto.leader.rebalance.enable did not move the leadership back within 400 s")
+	}
 }
