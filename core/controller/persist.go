@@ -144,7 +144,7 @@ func (c *Controller) persist(rd raft.Ready) {
 			// A new leader overwrote our uncommitted tail.
 			c.logSize = c.offsets[k]
 			c.offsets = c.offsets[:k]
-			c.writes = append(c.writes, storage.Write{Op: storage.OpTruncate, Name: logName, Size: c.logSize})
+			c.writes = append(c.writes, storage.Write{Op: storage.OpTruncate, Name: logName, Size: c.logSize, Sync: rd.MustSync})
 		}
 		var buf []byte
 		for _, e := range rd.Entries {
@@ -152,7 +152,7 @@ func (c *Controller) persist(rd raft.Ready) {
 			buf = appendFrame(buf, marshal(e))
 		}
 		c.logSize += int64(len(buf))
-		c.writes = append(c.writes, storage.Write{Op: storage.OpAppend, Name: logName, Data: buf})
+		c.writes = append(c.writes, storage.Write{Op: storage.OpAppend, Name: logName, Data: buf, Sync: rd.MustSync})
 		if err := c.ms.Append(rd.Entries); err != nil {
 			panic(fmt.Sprintf("controller: append: %v", err))
 		}

@@ -35,6 +35,18 @@ func newDisk(store storage.Store) *disk {
 // sync makes every write so far durable.
 func (d *disk) sync() { d.undo = d.undo[:0:0] }
 
+// syncObject makes the writes so far to one object durable (a Write with
+// Sync: fsync of that file); the others stay at risk.
+func (d *disk) syncObject(name string) {
+	kept := d.undo[:0]
+	for _, u := range d.undo {
+		if u.name != name {
+			kept = append(kept, u)
+		}
+	}
+	d.undo = kept
+}
+
 // unsynced is the number of write operations a power loss could lose.
 func (d *disk) unsynced() int { return len(d.undo) }
 
@@ -94,6 +106,9 @@ func (d *disk) apply(writes []storage.Write) error {
 			d.size[w.Name] = -1
 		}
 		d.undo = append(d.undo, u)
+		if w.Sync {
+			d.syncObject(w.Name)
+		}
 	}
 	return nil
 }

@@ -63,6 +63,19 @@ type Write struct {
 	Name string
 	Data []byte // OpAppend, OpPut
 	Size int64  // OpTruncate
+	// Sync asks that the object be on stable storage once the write is
+	// done (fsync), as raft's log must be before a vote or an
+	// acknowledgement leaves (Ready.MustSync). Put is always durable;
+	// appends and truncations are not unless they sync: Kafka's logs do
+	// not (log.flush.interval.messages is unbounded), so a power loss can
+	// take their unsynced tail.
+	Sync bool
+}
+
+// Syncer is a Store that can make an object durable; Apply calls it for
+// writes with Sync. A store without it (memory) has nothing to sync.
+type Syncer interface {
+	Sync(name string) error
 }
 
 // Apply makes writes durable in order and stops at the first error.
@@ -83,6 +96,9 @@ func Apply(s Store, writes []Write) error {
 			}
 		default:
 			err = fmt.Errorf("storage: unknown op %v", w.Op)
+		}
+		if syncer, ok := s.(Syncer); ok && err == nil && w.Sync {
+			err = syncer.Sync(w.Name)
 		}
 		if err != nil {
 			return fmt.Errorf("storage: %v %q: %w", w.Op, w.Name, err)

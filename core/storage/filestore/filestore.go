@@ -106,7 +106,28 @@ func (s *Store) path(name string) string {
 	return filepath.Join(s.dir, filepath.FromSlash(name))
 }
 
-// Append implements storage.Store. It does not fsync.
+// Sync implements storage.Syncer: it fsyncs the object's file, if it exists.
+func (s *Store) Sync(name string) error {
+	if err := storage.ValidName(name); err != nil {
+		return fmt.Errorf("filestore: sync: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f := s.appenders[name]; f != nil {
+		return f.Sync()
+	}
+	f, err := os.Open(s.path(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("filestore: sync %q: %w", name, err)
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// Append implements storage.Store. It does not fsync (see Sync).
 func (s *Store) Append(name string, data []byte) error {
 	if err := storage.ValidName(name); err != nil {
 		return fmt.Errorf("filestore: append: %w", err)

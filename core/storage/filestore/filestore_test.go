@@ -117,3 +117,26 @@ func TestPutLeavesNoTemp(t *testing.T) {
 		t.Errorf("directory holds %q; want only p", got)
 	}
 }
+
+func TestSync(t *testing.T) {
+	s, err := filestore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := storage.Apply(s, []storage.Write{{Op: storage.OpAppend, Name: "a/b", Data: []byte("x"), Sync: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil { // no open handle: Sync opens the file
+		t.Fatal(err)
+	}
+	if err := s.Sync("a/b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync("missing"); err != nil {
+		t.Fatalf("sync of a missing object: %v", err)
+	}
+	if err := s.Sync("../x"); err == nil {
+		t.Fatal("sync of an invalid name succeeded")
+	}
+}
