@@ -145,6 +145,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // kafkaNode is the native brokers and their Kafka listeners.
 type kafkaNode struct {
+	unlock     func()
 	hosts      []*host.Host
 	listeners  []*kafkatcp.Listener
 	stores     []*filestore.Store
@@ -166,7 +167,11 @@ func startKafka(addr, dir string, n int, logger *log.Logger) (_ *kafkaNode, err 
 	if n < 1 {
 		return nil, fmt.Errorf("-brokers %d: need at least one broker", n)
 	}
-	k := &kafkaNode{}
+	unlock, err := lockDataDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	k := &kafkaNode{unlock: unlock}
 	defer func() {
 		if err != nil {
 			k.close()
@@ -310,6 +315,7 @@ func (k *kafkaNode) close() error {
 			err = cerr
 		}
 	}
+	k.unlock()
 	return err
 }
 

@@ -315,3 +315,16 @@ func TestRunKafkaAddressInUse(t *testing.T) {
 		t.Fatalf("run with a busy Kafka port: %v", err)
 	}
 }
+
+// TestRunDataDirLocked: a second node on the same -data directory is
+// refused while the first runs, as Kafka refuses a locked log directory.
+func TestRunDataDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	n := startRun(t, "-kafka", "127.0.0.1:0", "-data", dir)
+	<-n.lines
+	err := run(context.Background(), []string{"-http", "127.0.0.1:0", "-static", t.TempDir(), "-kafka", "127.0.0.1:0", "-data", dir}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second node on a locked data dir: %v", err)
+	}
+	n.stop(t)
+}
