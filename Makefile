@@ -46,7 +46,7 @@ test-native: ## go test -race ./... except the replication simulations (the e2e 
 
 test-sim: ## failover simulations on a 3-broker cluster (SEEDS, default 500) with a summary line per configuration
 	@STREAMLAB_SEEDS=$(or $(SEEDS),500) $(GO) test -count=1 -v -timeout 80m -run '$(SIMS)' ./core/server \
-		| grep -E -- '^(sim|control): config=|config=.* seed=|^ +(replay|trace): |^(--- FAIL|FAIL|ok|panic)' | grep -v -- '--- FAIL: .*/seeds$$'
+		| grep -E -- '^(sim|control): config=|config=.* seed=|^ +(t=[0-9]+ |replay: |trace: )|^(--- FAIL|FAIL|ok|panic)'
 
 test-wasm: ## core tests under GOOS=js GOARCH=wasm, run by node
 	$(WASM_PATH) $(WASM_ENV) $(GO) test -skip '$(SIMS)' ./core/...

@@ -173,5 +173,8 @@ func (n *Node) truncate(p *partition, to int64, reason string) {
 	from := p.log.LogEndOffset()
 	end := p.log.TruncateTo(to)
 	p.hw = min(p.hw, end)
+	if end < from {
+		p.rebuildProducers()
+	}
 	n.events = append(n.events, core.LogTruncated{Topic: p.topic, Partition: p.index, From: from, To: end, Reason: reason})
 }

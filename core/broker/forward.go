@@ -22,6 +22,11 @@ import (
 // times out, and an ISR change may be asked for again.
 const controllerRequestTimeoutMs = 5000
 
+// alterRetryBackoffMs is how long a leader waits after a refused
+// AlterPartition before it asks again (the metadata usually brings the
+// reason first).
+const alterRetryBackoffMs = 500
+
 // forward is a request sent to the controller: a client's (env), an ISR
 // change of p, or an auto-creation (neither).
 type forward struct {
@@ -78,8 +83,8 @@ func (n *Node) autoCreate(name string, partitions int32, rf int16, configs map[s
 // alterPartition asks the controller for a new ISR of a partition this
 // broker leads, unless a request for it is already on its way.
 func (n *Node) alterPartition(p *partition, isr []int32) {
-	if p.alterSent > 0 {
-		return
+	if p.alterSent > 0 || n.now < p.alterRetryAt || n.brokerEpoch < 0 {
+		return // one at a time; after a refusal, wait; unregistered, wait
 	}
 	req := kmsg.NewPtrAlterPartitionRequest()
 	req.Version = 2 // topic ids, plain ISR (v3 adds broker epochs per member)
@@ -123,6 +128,7 @@ func (n *Node) isrAltered(p *partition, resp *kmsg.AlterPartitionResponse) {
 	}
 	if resp.ErrorCode != 0 {
 		n.fail("AlterPartition", p.topic, p.index, kerr.ErrorForCode(resp.ErrorCode).(*kerr.Error))
+		p.alterRetryAt = n.now + alterRetryBackoffMs
 		return
 	}
 	for _, rt := range resp.Topics {
@@ -135,6 +141,7 @@ func (n *Node) isrAltered(p *partition, resp *kmsg.AlterPartitionResponse) {
 				// metadata this leader acted on is stale; the log will
 				// bring the current state.
 				n.fail("AlterPartition", p.topic, p.index, kerr.ErrorForCode(sp.ErrorCode).(*kerr.Error))
+				p.alterRetryAt = n.now + alterRetryBackoffMs
 				continue
 			}
 			if sp.LeaderEpoch != p.leaderEpoch || sp.PartitionEpoch <= p.partitionEpoch {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/partlog"
-	"github.com/streamlab/streamlab/core/record"
 	"github.com/streamlab/streamlab/core/storage"
 	"github.com/streamlab/streamlab/core/topicname"
 )
@@ -124,6 +123,7 @@ type partition struct {
 	partitionEpoch int32
 	followers      map[int32]*followerState
 	alterSent      int64 // KRaft: when the pending AlterPartition left (0: none)
+	alterRetryAt   int64 // KRaft: no AlterPartition before this, after a refusal
 }
 
 // leaderError is the error for a request that must reach p's leader in the
@@ -217,16 +217,14 @@ func Open(cfg Config, store storage.Store) (*Node, error) {
 			p := n.newPartition(m.Name, i, l)
 			p.hw = l.LogEndOffset()
 			if cfg.KRaft {
+				// In a cluster what this replica holds may never have
+				// been committed: its high watermark starts at the log
+				// start and follows the leader's (Kafka restores a
+				// checkpointed one, which lags the same way).
 				p.leader, p.replicas, p.isr = -1, nil, nil
+				p.hw = l.LogStartOffset()
 			}
-			// Kafka rebuilds producer state from the log too (after its
-			// last snapshot; UnifiedLog.rebuildProducerState).
-			l.Batches(l.LogStartOffset(), func(b partlog.Batch) bool {
-				if h, _, err := record.ParseBatch(b.Raw); err == nil {
-					p.noteProducer(h, b.Base, b.Last)
-				}
-				return true
-			})
+			p.rebuildProducers()
 			t.parts = append(t.parts, p)
 		}
 		n.topics[m.Name] = t

@@ -5,6 +5,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamlab/streamlab/core/partlog"
+	"github.com/streamlab/streamlab/core/record"
 )
 
 // Idempotent producers (KIP-98): each partition remembers, per producer id,
@@ -89,4 +92,19 @@ func (p *partition) noteProducer(h kmsg.RecordBatch, base, last int64) {
 	if len(e.batches) > retainedBatches {
 		e.batches = e.batches[len(e.batches)-retainedBatches:]
 	}
+}
+
+// rebuildProducers forgets the producer state and reads it again from the
+// log, as Kafka does on open and after a truncation (after its last
+// snapshot; UnifiedLog.rebuildProducerState): state about batches a
+// truncation removed would answer a retry with offsets that now hold other
+// records.
+func (p *partition) rebuildProducers() {
+	p.producers = nil
+	p.log.Batches(p.log.LogStartOffset(), func(b partlog.Batch) bool {
+		if h, _, err := record.ParseBatch(b.Raw); err == nil {
+			p.noteProducer(h, b.Base, b.Last)
+		}
+		return true
+	})
 }

@@ -6,6 +6,7 @@ package check
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/broker"
@@ -63,6 +64,15 @@ func Run(events []sim.Observed, log Log) []string {
 	}
 	for _, o := range events {
 		switch e := o.Event.(type) {
+		case core.FaultHealed:
+			// A restarted broker starts its high watermarks over.
+			if e.Kind == core.FaultCrash || e.Kind == core.FaultPowerLoss {
+				for k := range hw {
+					if slices.Contains(e.Nodes, k.node) {
+						delete(hw, k)
+					}
+				}
+			}
 		case core.LogTruncated:
 			k := replica{o.Node, tp{e.Topic, e.Partition}}
 			end[k] = e.To

@@ -172,12 +172,13 @@ func runWith(c *cluster, seed uint64, acks client.Acks, run *simRun) (simResult,
 	return res, violations
 }
 
-// runSeeds runs one seed per parallel subtest and adds up the results. A
-// failing seed replays alone with -run '<Test>/seeds/seed=N$'.
-func runSeeds(t *testing.T, run func(t *testing.T, seed uint64) simResult) simResult {
+// runSeeds runs one seed per parallel subtest of a subtest named config
+// and adds up the results. A failing seed N replays alone with
+// STREAMLAB_SEEDS=N and -run '<Test>/<config>/seed=N$'.
+func runSeeds(t *testing.T, config string, run func(t *testing.T, seed uint64) simResult) simResult {
 	var mu sync.Mutex
 	var total simResult
-	t.Run("seeds", func(t *testing.T) {
+	t.Run(config, func(t *testing.T) {
 		for seed := uint64(1); seed <= uint64(seedCount()); seed++ {
 			t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 				t.Parallel()
@@ -201,11 +202,11 @@ func runSeeds(t *testing.T, run func(t *testing.T, seed uint64) simResult) simRe
 // must hold, a seed that loses a record or breaks an invariant fails with
 // its violations, the command that replays it and a file with its trace.
 func runConfig(t *testing.T, cfg simConfig, mustHold bool) simResult {
-	return runSeeds(t, func(t *testing.T, seed uint64) simResult {
+	return runSeeds(t, cfg.name, func(t *testing.T, seed uint64) simResult {
 		c, res, violations := runSim(t, seed, cfg)
 		if mustHold && (res.lost > 0 || res.violations > 0) {
-			t.Errorf("config=%s seed=%d lost=%d violations=%d\n%s\nreplay: go test -count=1 -v -run '%s$' ./core/server\ntrace: %s",
-				cfg.name, seed, res.lost, res.violations, strings.Join(head(violations, 10), "\n"), t.Name(), c.writeTrace(cfg.name, seed))
+			t.Errorf("config=%s seed=%d lost=%d violations=%d\n%s\nreplay: STREAMLAB_SEEDS=%d go test -count=1 -v -run '%s$' ./core/server\ntrace: %s",
+				cfg.name, seed, res.lost, res.violations, strings.Join(head(violations, 10), "\n"), seed, t.Name(), c.writeTrace(cfg.name, seed))
 		}
 		return res
 	})
@@ -256,7 +257,7 @@ func TestFailoverControlAcks1(t *testing.T) {
 // comes back). The checker must see the loss in most seeds.
 func TestFailoverControlUnclean(t *testing.T) {
 	name := "rf3-unclean-partition"
-	res := runSeeds(t, func(t *testing.T, seed uint64) simResult {
+	res := runSeeds(t, name, func(t *testing.T, seed uint64) simResult {
 		// The same faults with clean elections lose nothing: the
 		// partition waits, leaderless, for the old leader to return.
 		if clean, v := runUnclean(t, seed, false); clean.lost > 0 || clean.violations > 0 {

@@ -14,6 +14,7 @@ import (
 type metadata struct {
 	image     *controller.Image
 	caughtUp  bool // the image had reached the controller's log end at the last fetch
+	loaded    bool // it has once: from then on the broker follows the image
 	published map[string][]broker.PartitionState
 	brokers   map[int32]broker.BrokerAddr
 
@@ -86,7 +87,14 @@ func (s *Server) metadataFetched(env core.Envelope, resp *kmsg.FetchResponse) {
 		}
 	}
 	s.meta.caughtUp = s.meta.image.Offset()+1 >= sp.HighWatermark
-	s.publish()
+	// A restarted broker replays the log from the start: until it has
+	// caught up, the image is history (a leadership it held long ago), and
+	// acting on it would make it a leader of a past epoch (KRaft brokers
+	// also wait for the initial catch-up before they serve).
+	s.meta.loaded = s.meta.loaded || s.meta.caughtUp
+	if s.meta.loaded {
+		s.publish()
+	}
 	s.fetchMetadata() // the next one waits at the controller for news
 }
 
