@@ -435,3 +435,29 @@ func (OffsetCommitted) event()    {}
 func (OffsetsExpired) event()     {}
 func (GroupsLoaded) event()       {}
 func (GroupsUnloaded) event()     {}
+
+// Log compaction events.
+type (
+	// LogCompacted: the log cleaner rewrote the segments below CleanedUpTo
+	// (cleanup.policy=compact), keeping the last record of every key;
+	// offsets never change, so RemovedOffsets leave gaps.
+	LogCompacted struct {
+		Topic     string
+		Partition int32
+		// Reason is the config that made the log due:
+		// min.cleanable.dirty.ratio, max.compaction.lag.ms or
+		// delete.retention.ms (tombstones past their delete horizon).
+		Reason     string
+		DirtyRatio float64
+		// FirstDirty..CleanedUpTo is the dirty section whose keys were
+		// mapped; CleanedUpTo is the new cleaner checkpoint.
+		FirstDirty, CleanedUpTo       int64
+		SegmentsBefore, SegmentsAfter int
+		BytesBefore, BytesAfter       int64
+		RecordsRemoved                int // superseded records and expired tombstones
+		TombstonesRemoved             int
+		RemovedOffsets                []int64
+	}
+)
+
+func (LogCompacted) event() {}

@@ -75,7 +75,7 @@ func TestCreateTopicsErrors(t *testing.T) {
 		{"cfg", 1, -1, map[string]string{"no.such.config": "1"}, kerr.InvalidConfig},
 		{"cfg", 1, -1, map[string]string{"retention.ms": "-2"}, kerr.InvalidConfig},
 		{"cfg", 1, -1, map[string]string{"segment.bytes": "abc"}, kerr.InvalidConfig},
-		{"cfg", 1, -1, map[string]string{"cleanup.policy": "compact"}, kerr.InvalidConfig},
+		{"cfg", 1, -1, map[string]string{"cleanup.policy": "compact,expire"}, kerr.InvalidConfig},
 		{"ok", -1, -1, map[string]string{"retention.ms": "1000", "compression.type": "producer"}, nil},
 	} {
 		req := kmsg.NewPtrCreateTopicsRequest()

@@ -103,7 +103,8 @@ func (n *Node) ApplyPartition(topic string, index int32, st PartitionState) {
 		return // unknown topic, or stale metadata (the leader may know its ISR change first)
 	}
 	if st.PartitionEpoch != p.partitionEpoch {
-		p.alterSent = 0 // the change we asked for, or another, is decided
+		// The change we asked for, or another, is decided.
+		p.alterSent, p.pendingISR = 0, nil
 	}
 	self := int32(n.cfg.ID)
 	wasLeader := n.isLeader(p)

@@ -98,6 +98,7 @@ func (n *Node) alterPartition(p *partition, isr []int32) {
 	req.Topics = append(req.Topics, rt)
 	if n.toController(req, forward{p: p, req: req}) {
 		p.alterSent = n.now
+		p.pendingISR = maximalISR(&partition{isr: p.pendingISR, pendingISR: isr})
 	}
 }
 
@@ -127,6 +128,12 @@ func (n *Node) isrAltered(p *partition, resp *kmsg.AlterPartitionResponse) {
 		return // deleted meanwhile
 	}
 	if resp.ErrorCode != 0 {
+		// NOT_CONTROLLER: the proposal may still commit under the next
+		// controller, so what was asked stays pending until the metadata
+		// says; other errors refuse it.
+		if resp.ErrorCode != kerr.NotController.Code {
+			p.pendingISR = nil
+		}
 		n.fail("AlterPartition", p.topic, p.index, kerr.ErrorForCode(resp.ErrorCode).(*kerr.Error))
 		p.alterRetryAt = n.now + alterRetryBackoffMs
 		return
@@ -136,6 +143,7 @@ func (n *Node) isrAltered(p *partition, resp *kmsg.AlterPartitionResponse) {
 			if sp.Partition != p.index {
 				continue
 			}
+			p.pendingISR = nil
 			if sp.ErrorCode != 0 {
 				// FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION...: the
 				// metadata this leader acted on is stale; the log will

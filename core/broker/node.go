@@ -124,6 +124,12 @@ type partition struct {
 	followers      map[int32]*followerState
 	alterSent      int64 // KRaft: when the pending AlterPartition left (0: none)
 	alterRetryAt   int64 // KRaft: no AlterPartition before this, after a refusal
+	// pendingISR is the ISR this leader asked the controller for whose
+	// outcome it does not know yet (KRaft; nil: none). The controller may
+	// already count those replicas in, and may elect one of them, so the
+	// high watermark waits for them too (Kafka's maximal ISR,
+	// PendingExpandIsr / PendingShrinkIsr).
+	pendingISR []int32
 }
 
 // leaderError is the error for a request that must reach p's leader in the
@@ -402,6 +408,17 @@ func (n *Node) applyRetention() {
 			}
 			if after := p.log.LogStartOffset(); after != before {
 				n.events = append(n.events, core.LogStartOffsetAdvanced{Topic: name, Partition: p.index, LogStartOffset: after})
+			}
+			// The log cleaner, on the same schedule (Kafka's LogCleaner
+			// thread checks every log.cleaner.backoff.ms, 15 s): a no-op
+			// unless cleanup.policy has compact and the log is due
+			// (LogCleanerManager). It cleans below the high watermark only.
+			if c, ok := p.log.Compact(n.now, p.hw); ok {
+				n.events = append(n.events, core.LogCompacted{Topic: name, Partition: p.index, Reason: c.Reason,
+					DirtyRatio: c.DirtyRatio, FirstDirty: c.FirstDirty, CleanedUpTo: c.CleanedUpTo,
+					SegmentsBefore: c.SegmentsBefore, SegmentsAfter: c.SegmentsAfter,
+					BytesBefore: c.BytesBefore, BytesAfter: c.BytesAfter,
+					RecordsRemoved: c.RecordsRemoved, TombstonesRemoved: c.TombstonesRemoved, RemovedOffsets: c.Removed})
 			}
 		}
 		n.collectWrites(t)

@@ -132,6 +132,11 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 		}
 		maxTs = -1
 		for _, r := range recs {
+			if r.Key == nil && tc.log.CleanupPolicy.Compacts() {
+				// LogValidator.validateKey: compaction keeps the latest
+				// record per key; a record without one cannot be kept.
+				return 0, kerr.InvalidRecord, fmt.Sprintf("Compacted topic cannot accept message without key in topic partition %s-%d.", topic, rp.Partition)
+			}
 			ts := record.RecordTimestamp(h, r)
 			maxTs = max(maxTs, ts)
 			if !tc.logAppendTime {

@@ -41,7 +41,7 @@ func (n *Node) maybeAdvanceHW(p *partition) {
 		return
 	}
 	hw := p.log.LogEndOffset()
-	for _, r := range p.isr {
+	for _, r := range maximalISR(p) {
 		if f := p.followers[r]; f != nil {
 			hw = min(hw, f.leo)
 		}
@@ -52,6 +52,17 @@ func (n *Node) maybeAdvanceHW(p *partition) {
 		n.completeProduces()
 		n.groupsHWAdvanced(p)
 	}
+}
+
+// maximalISR is the ISR plus the replicas a pending AlterPartition adds.
+func maximalISR(p *partition) []int32 {
+	isr := p.isr
+	for _, r := range p.pendingISR {
+		if !slices.Contains(isr, r) {
+			isr = append(slices.Clone(isr), r)
+		}
+	}
+	return isr
 }
 
 // followerFetched records a follower's fetch at offset (its log end) and

@@ -2,8 +2,10 @@ package broker
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/streamlab/streamlab/core/partlog"
 )
@@ -31,14 +33,16 @@ var enforced = map[string]int64{
 	"min.insync.replicas":             1,
 	"message.timestamp.after.max.ms":  0,
 	"message.timestamp.before.max.ms": 0,
+	"delete.retention.ms":             0,
+	"min.compaction.lag.ms":           0,
+	"max.compaction.lag.ms":           1,
 }
 
 // acceptedOnly are real Kafka topic configs that Streamlab stores and reports
 // but does not act on yet; anything else is INVALID_CONFIG, as in Kafka.
 var acceptedOnly = map[string]bool{
-	"compression.type": true, "delete.retention.ms": true, "file.delete.delay.ms": true,
+	"compression.type": true, "file.delete.delay.ms": true,
 	"flush.messages": true, "flush.ms": true, "index.interval.bytes": true,
-	"max.compaction.lag.ms": true, "min.cleanable.dirty.ratio": true, "min.compaction.lag.ms": true,
 	"preallocate": true, "segment.index.bytes": true, "segment.jitter.ms": true,
 	"unclean.leader.election.enable": true,
 }
@@ -57,9 +61,24 @@ func parseTopicConfig(given map[string]string, b Config) (topicConfig, error) {
 	for k, v := range given {
 		switch k {
 		case "cleanup.policy":
-			if v != "delete" {
-				return tc, fmt.Errorf("cleanup.policy=%s: Streamlab implements only delete so far (compaction is not built yet)", v)
+			p, err := parsePolicy(v)
+			if err != nil {
+				return tc, err
 			}
+			tc.log.CleanupPolicy = p
+			continue
+		case "min.cleanable.dirty.ratio":
+			// A DOUBLE in [0, 1] (LogConfig: between(0, 1)).
+			x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			switch {
+			case err != nil || math.IsNaN(x):
+				return tc, fmt.Errorf("Invalid value %s for configuration %s: Not a number of type DOUBLE", v, k)
+			case x < 0:
+				return tc, fmt.Errorf("Invalid value %s for configuration %s: Value must be at least 0", v, k)
+			case x > 1:
+				return tc, fmt.Errorf("Invalid value %s for configuration %s: Value must be no more than 1", v, k)
+			}
+			tc.log.MinCleanableDirtyRatio = x
 			continue
 		case "message.timestamp.type":
 			switch v {
@@ -105,9 +124,47 @@ func parseTopicConfig(given map[string]string, b Config) (topicConfig, error) {
 			tc.afterMaxMs = x
 		case "message.timestamp.before.max.ms":
 			tc.beforeMaxMs = x
+		case "delete.retention.ms":
+			tc.log.DeleteRetentionMs = x
+		case "min.compaction.lag.ms":
+			tc.log.MinCompactionLagMs = x
+		case "max.compaction.lag.ms":
+			tc.log.MaxCompactionLagMs = x
 		}
 	}
+	if lo, hi := tc.log.MinCompactionLagMs, tc.log.MaxCompactionLagMs; lo > hi {
+		// LogConfig.validateValues.
+		return tc, fmt.Errorf("conflict topic config setting min.compaction.lag.ms (%d) > max.compaction.lag.ms (%d)", lo, hi)
+	}
 	return tc, nil
+}
+
+// parsePolicy reads cleanup.policy, a LIST of compact and delete
+// (LogConfig: ValidList.in("compact", "delete")); ConfigDef splits lists at
+// commas and trims the items.
+func parsePolicy(v string) (partlog.Policy, error) {
+	var p partlog.Policy
+	for item := range strings.SplitSeq(v, ",") {
+		switch strings.TrimSpace(item) {
+		case "compact":
+			p |= partlog.Compact
+		case "delete":
+			p |= partlog.Delete
+		default:
+			return 0, fmt.Errorf("Invalid value %s for configuration cleanup.policy: String must be one of: compact, delete", strings.TrimSpace(item))
+		}
+	}
+	return p, nil
+}
+
+// formatDouble prints a DOUBLE config as Java's Double.toString does for
+// ordinary values ("0.5", "1.0").
+func formatDouble(x float64) string {
+	s := strconv.FormatFloat(x, 'f', -1, 64)
+	if !strings.ContainsAny(s, ".eEnN") {
+		s += ".0"
+	}
+	return s
 }
 
 // effective lists every config with its value, for CreateTopics v5+ and the UI.
@@ -117,7 +174,11 @@ func (tc topicConfig) effective() map[string]string {
 		ts = "LogAppendTime"
 	}
 	m := map[string]string{
-		"cleanup.policy":                  "delete",
+		"cleanup.policy":                  tc.log.CleanupPolicy.String(),
+		"min.cleanable.dirty.ratio":       formatDouble(tc.log.MinCleanableDirtyRatio),
+		"delete.retention.ms":             strconv.FormatInt(tc.log.DeleteRetentionMs, 10),
+		"min.compaction.lag.ms":           strconv.FormatInt(tc.log.MinCompactionLagMs, 10),
+		"max.compaction.lag.ms":           strconv.FormatInt(tc.log.MaxCompactionLagMs, 10),
 		"retention.ms":                    strconv.FormatInt(tc.log.RetentionMs, 10),
 		"retention.bytes":                 strconv.FormatInt(tc.log.RetentionBytes, 10),
 		"segment.bytes":                   strconv.FormatInt(tc.log.SegmentBytes, 10),

@@ -99,6 +99,7 @@ func (l *Log) TruncateTo(offset int64) int64 {
 		l.segs = []*segment{{base: offset, next: offset, created: -1, modified: -1}}
 		l.writes = append(l.writes, storage.Write{Op: storage.OpAppend, Name: l.segName(offset)})
 		l.logStart, l.size, l.epochs = offset, 0, nil
+		l.truncateCheckpoint(offset)
 		return offset
 	}
 	// Drop whole segments that start at or after offset, then cut the one
@@ -127,6 +128,7 @@ func (l *Log) TruncateTo(offset int64) int64 {
 	}
 	end := l.LogEndOffset()
 	l.truncateEpochs(end)
+	l.truncateCheckpoint(end)
 	return end
 }
 

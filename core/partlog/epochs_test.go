@@ -148,9 +148,14 @@ func TestAppendReplicatedKeepsLeaderOffsets(t *testing.T) {
 		t.Fatalf("follower end %d epoch %d", follower.LogEndOffset(), follower.LatestEpoch())
 	}
 	raw := build(t0, 1, "v")
-	record.SetBaseOffset(raw, 9)
+	record.SetBaseOffset(raw, 5)
 	if _, err := follower.AppendReplicated(raw, header(t, raw), t0); err == nil {
-		t.Fatal("a batch leaving a gap was appended")
+		t.Fatal("a batch below the log end was appended")
+	}
+	// A compacted leader's log has gaps, and so has the follower's then.
+	record.SetBaseOffset(raw, 9)
+	if _, err := follower.AppendReplicated(raw, header(t, raw), t0); err != nil || follower.LogEndOffset() != 10 {
+		t.Fatalf("a batch after a gap: %v, log end %d", err, follower.LogEndOffset())
 	}
 }
 

@@ -154,8 +154,8 @@ func FuzzOpen(f *testing.F) {
 }
 
 // checkLog verifies a log's invariants: start <= end, Read from the start
-// returns whole batches that parse, hold exactly the offsets [start, end) in
-// order, and add up to Size; Segments agree.
+// returns whole batches that parse, hold offsets in [start, end) in order
+// (with gaps, as compaction leaves them), and add up to Size; Segments agree.
 func checkLog(t *testing.T, l *partlog.Log) {
 	t.Helper()
 	start, end := l.LogStartOffset(), l.LogEndOffset()
@@ -175,13 +175,13 @@ func checkLog(t *testing.T, l *partlog.Log) {
 		if err != nil {
 			t.Fatalf("batch at %d does not parse: %v", next, err)
 		}
-		if h.FirstOffset != next || h.LastOffsetDelta < 0 {
-			t.Fatalf("batch [%d +%d] where %d was expected", h.FirstOffset, h.LastOffsetDelta, next)
+		if h.FirstOffset < next || h.LastOffsetDelta < 0 {
+			t.Fatalf("batch [%d +%d] where %d or later was expected", h.FirstOffset, h.LastOffsetDelta, next)
 		}
 		next = h.FirstOffset + int64(h.LastOffsetDelta) + 1
 		rest = rest[n:]
 	}
-	if next != end {
+	if next > end {
 		t.Fatalf("batches end at %d, log end %d", next, end)
 	}
 	segs := l.Segments()
@@ -191,7 +191,7 @@ func checkLog(t *testing.T, l *partlog.Log) {
 	var size int64
 	for i, s := range segs {
 		size += s.Bytes
-		if s.Next < s.Base || (i > 0 && s.Base != segs[i-1].Next) {
+		if s.Next < s.Base || (i > 0 && s.Base < segs[i-1].Next) {
 			t.Fatalf("segments %+v", segs)
 		}
 	}

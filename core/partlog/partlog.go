@@ -1,6 +1,7 @@
 // Package partlog is one partition's log: an append-only sequence of record
 // batches (v2 format) split into segments, with offsets assigned here and never
-// reused, time- and size-based retention, and recovery of a torn tail.
+// reused, time- and size-based retention, compaction (compact.go) and recovery
+// of a torn tail.
 //
 // Every batch is kept in memory (Streamlab logs are small); the store is a
 // write-behind copy: the log describes its changes as storage.Writes that the
@@ -29,7 +30,38 @@ const (
 	DefaultSegmentMs      = 7 * 24 * 60 * 60 * 1000
 	DefaultRetentionMs    = 7 * 24 * 60 * 60 * 1000
 	DefaultRetentionBytes = -1
+
+	DefaultMinCleanableDirtyRatio = 0.5
+	DefaultDeleteRetentionMs      = 24 * 60 * 60 * 1000
+	DefaultMinCompactionLagMs     = 0
+	DefaultMaxCompactionLagMs     = 1<<63 - 1 // Long.MAX_VALUE
 )
+
+// Policy is cleanup.policy: a set of Delete and Compact.
+type Policy uint8
+
+const (
+	Delete  Policy = 1 << iota // segments expire by retention.ms and retention.bytes
+	Compact                    // the cleaner keeps the last record of every key (compact.go)
+)
+
+// Deletes reports whether retention deletes segments. The zero Policy is
+// Kafka's default, delete.
+func (p Policy) Deletes() bool { return p == 0 || p&Delete != 0 }
+
+// Compacts reports whether the log is compacted.
+func (p Policy) Compacts() bool { return p&Compact != 0 }
+
+// String is the policy as Kafka lists it: delete, compact or compact,delete.
+func (p Policy) String() string {
+	switch {
+	case p.Compacts() && p.Deletes():
+		return "compact,delete"
+	case p.Compacts():
+		return "compact"
+	}
+	return "delete"
+}
 
 // Config is the subset of topic configs the log enforces.
 type Config struct {
@@ -37,11 +69,25 @@ type Config struct {
 	SegmentMs      int64 // segment.ms
 	RetentionMs    int64 // retention.ms; -1 keeps forever
 	RetentionBytes int64 // retention.bytes; -1 means no size limit
+
+	CleanupPolicy          Policy  // cleanup.policy
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio
+	DeleteRetentionMs      int64   // delete.retention.ms: how long tombstones outlive their first cleaning
+	MinCompactionLagMs     int64   // min.compaction.lag.ms
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms
 }
 
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
-	return Config{DefaultSegmentBytes, DefaultSegmentMs, DefaultRetentionMs, DefaultRetentionBytes}
+	return Config{
+		SegmentBytes: DefaultSegmentBytes, SegmentMs: DefaultSegmentMs,
+		RetentionMs: DefaultRetentionMs, RetentionBytes: DefaultRetentionBytes,
+		CleanupPolicy:          Delete,
+		MinCleanableDirtyRatio: DefaultMinCleanableDirtyRatio,
+		DeleteRetentionMs:      DefaultDeleteRetentionMs,
+		MinCompactionLagMs:     DefaultMinCompactionLagMs,
+		MaxCompactionLagMs:     DefaultMaxCompactionLagMs,
+	}
 }
 
 // Batch is one stored record batch.
@@ -115,14 +161,21 @@ type Log struct {
 	logStart int64
 	epochs   []epochStart // leader epoch cache, see epochs.go
 	size     int64
-	writes   []storage.Write
+	// cleaned is the cleaner checkpoint: offsets below it were cleaned
+	// (compact.go). It may lag behind the log start, or be ahead of the log
+	// end after damage; the cleaner clamps it.
+	cleaned int64
+	writes  []storage.Write
 }
 
-// New creates an empty log whose first offset is 0.
+// New creates an empty log whose first offset is 0. A cleaner checkpoint
+// left by a deleted log of the same directory goes.
 func New(dir string, cfg Config) *Log {
 	l := &Log{dir: dir, cfg: cfg}
 	l.segs = []*segment{{created: -1, modified: -1}}
-	l.writes = append(l.writes, storage.Write{Op: storage.OpAppend, Name: l.segName(0)})
+	l.writes = append(l.writes,
+		storage.Write{Op: storage.OpRemove, Name: l.checkpointName()},
+		storage.Write{Op: storage.OpAppend, Name: l.segName(0)})
 	return l
 }
 
@@ -130,6 +183,12 @@ func New(dir string, cfg Config) *Log {
 // (torn write, bad CRC) is cut at the last valid batch and every later segment
 // is dropped, as Kafka's recovery does; each cut is reported as a Recovery and
 // its writes are queued like any other change.
+//
+// Offsets may have gaps, between batches and between segments: compaction
+// removes batches (Kafka's recovery does not require contiguous offsets
+// either). A segment that starts below the end of the one before it is the
+// leftover of an interrupted cleaning (compact.go): the cleaned segment
+// before it already holds what survived of it, so it alone is removed.
 func Open(store storage.Store, dir string, cfg Config) (*Log, []Recovery, error) {
 	names, err := store.List(dir + "/")
 	if err != nil {
@@ -173,10 +232,10 @@ func OpenNames(store storage.Store, dir string, names []string, cfg Config) (*Lo
 		}
 	}
 	for i, o := range objs {
-		if i > 0 && l.active().next != o.base {
+		if i > 0 && o.base < l.active().next {
 			next := l.active().next
-			drop(objs[i:], next, fmt.Sprintf("segment starts at %d but the log before it ends at %d", o.base, next))
-			break
+			drop(objs[i:i+1], next, fmt.Sprintf("segment starts at %d but the segment before it ends at %d: left over from an interrupted cleaning", o.base, next))
+			continue
 		}
 		data, err := store.Read(o.name)
 		if err != nil {
@@ -185,8 +244,8 @@ func OpenNames(store storage.Store, dir string, names []string, cfg Config) (*Lo
 		seg := &segment{base: o.base, next: o.base, created: -1, modified: -1}
 		var reason string
 		_, err = record.Iterate(data, func(h kmsg.RecordBatch, raw []byte) bool {
-			if h.FirstOffset != seg.next || h.LastOffsetDelta < 0 {
-				reason = fmt.Sprintf("batch at offset %d where %d was expected", h.FirstOffset, seg.next)
+			if h.FirstOffset < seg.next || h.LastOffsetDelta < 0 {
+				reason = fmt.Sprintf("batch at offset %d where %d or later was expected", h.FirstOffset, seg.next)
 				return false
 			}
 			last := h.FirstOffset + int64(h.LastOffsetDelta)
@@ -210,6 +269,9 @@ func OpenNames(store storage.Store, dir string, names []string, cfg Config) (*Lo
 			drop(objs[i+1:], seg.next, "follows a truncated segment")
 			break
 		}
+	}
+	if err := l.readCheckpoint(store, names); err != nil {
+		return nil, nil, err
 	}
 	return l, recs, nil
 }
@@ -255,9 +317,11 @@ func (l *Log) Append(raw []byte, h kmsg.RecordBatch, now int64) (base, last int6
 }
 
 // AppendReplicated stores a batch fetched from the leader as a follower does:
-// its offsets are the leader's and must start at the log end.
+// its offsets are the leader's and must start at or after the log end (after
+// it when the leader's log is compacted; Kafka's follower append checks only
+// that offsets do not go backwards, UnexpectedAppendOffsetException).
 func (l *Log) AppendReplicated(raw []byte, h kmsg.RecordBatch, now int64) (rolled bool, err error) {
-	if h.FirstOffset != l.LogEndOffset() {
+	if h.FirstOffset < l.LogEndOffset() {
 		return false, fmt.Errorf("partlog: replicated batch at offset %d, log end is %d", h.FirstOffset, l.LogEndOffset())
 	}
 	return l.appendAt(raw, h, h.FirstOffset, now), nil
@@ -374,6 +438,9 @@ func (l *Log) OffsetForTimestamp(ts, upTo int64) (offset, timestamp int64) {
 						return false
 					}
 				}
+				// Compaction may have removed the records that made
+				// maxTimestamp, or all of them: look further.
+				return true
 			}
 		}
 		// A batch we cannot decode (compression we do not support): its
@@ -392,7 +459,7 @@ func (l *Log) MaxTimestamp(upTo int64) (offset, timestamp int64) {
 		if b.Base >= upTo {
 			return false
 		}
-		if b.MaxTimestamp > timestamp {
+		if b.MaxTimestamp > timestamp && recordCount(b.Raw) != 0 { // an empty batch left by compaction holds no record
 			offset, timestamp = b.Last, b.MaxTimestamp
 			if h, _, err := record.ParseBatch(b.Raw); err == nil {
 				if recs, err := record.StoredRecords(h); err == nil {
@@ -413,10 +480,15 @@ func (l *Log) MaxTimestamp(upTo int64) (offset, timestamp int64) {
 // ApplyRetention deletes the oldest segments that breach retention.ms or
 // retention.bytes, never a segment holding offsets at or above hw, and
 // returns what it deleted. It follows UnifiedLog.deletableSegments: segments
-// are considered oldest first and the scan stops at the first one kept; if
-// every segment goes, a new empty active segment is rolled first so that
-// offsets keep counting.
+// are considered oldest first and the scan stops at the first one kept; a
+// segment's offsets end where the next one starts (compaction leaves gaps);
+// if every segment goes, a new empty active segment is rolled first so that
+// offsets keep counting. A log whose cleanup.policy lacks delete keeps every
+// segment.
 func (l *Log) ApplyRetention(now, hw int64) []Deletion {
+	if !l.cfg.CleanupPolicy.Deletes() {
+		return nil
+	}
 	var out []Deletion
 	sizeExcess := int64(-1)
 	if l.cfg.RetentionBytes >= 0 {
@@ -424,7 +496,11 @@ func (l *Log) ApplyRetention(now, hw int64) []Deletion {
 	}
 	for len(l.segs) > 0 {
 		s := l.segs[0]
-		if len(s.batches) == 0 || s.next > hw {
+		upper := l.LogEndOffset()
+		if len(l.segs) > 1 {
+			upper = l.segs[1].base
+		}
+		if (len(l.segs) == 1 && len(s.batches) == 0) || upper > hw {
 			break
 		}
 		var reason string
@@ -445,7 +521,7 @@ func (l *Log) ApplyRetention(now, hw int64) []Deletion {
 		l.segs = l.segs[1:]
 		l.logStart = l.segs[0].base
 		l.writes = append(l.writes, storage.Write{Op: storage.OpRemove, Name: l.segName(s.base)})
-		out = append(out, Deletion{Base: s.base, Next: s.next, Reason: reason})
+		out = append(out, Deletion{Base: s.base, Next: upper, Reason: reason})
 	}
 	l.trimEpochsBefore(l.logStart)
 	return out
