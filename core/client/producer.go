@@ -134,6 +134,9 @@ type ProducerConfig struct {
 	// EnableIdempotence is enable.idempotence: true unless acks is set to 0
 	// or 1 (see Idempotence). After withDefaults it is On or Off.
 	EnableIdempotence Idempotence
+	// Partitioner is partitioner.class: nil for Kafka's built-in choice
+	// (explicit partition, murmur2 of the key, sticky for a null key).
+	Partitioner Partitioner
 	// Seed feeds the sticky partitioner's random choices and the backoff
 	// jitter.
 	Seed uint64
@@ -549,6 +552,16 @@ func (p *Producer) placeWaiting() {
 // (KafkaProducer.doSend, RecordAccumulator.append).
 func (p *Producer) place(r *pending, n int32) {
 	reason := "explicit"
+	if s := p.cfg.Partitioner; s != nil && r.Partition < 0 {
+		switch got := s.Partition(r.Topic, r.Key, r.Value, n); {
+		case got >= 0 && got < n:
+			r.Partition, reason = got, s.Name()
+		case got != AnyPartition:
+			// Kafka's KafkaProducer.partition throws for this.
+			p.failRecord(r, partitionerError(s, got, n))
+			return
+		}
+	}
 	switch {
 	case r.Partition >= 0:
 	case r.Key != nil:
