@@ -5,81 +5,67 @@ package e2e
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 
 	"github.com/streamlab/streamlab/core/client"
 )
 
+// pagePartitions is the page's topic's partition count.
+const pagePartitions = 6
+
 // TestProduceLandsWhereMurmur2Says types three keyed records into the page,
-// presses Produce for each, and checks that the broker running in the page
-// appended each to the partition Kafka's Java partitioner would choose (as
-// computed here, natively), at consecutive offsets, and that the consumer
-// read them.
+// presses Produce for each, and checks that each landed in the partition
+// Kafka's Java partitioner would choose (as computed here, natively), at
+// consecutive offsets, on all three replicas, that the page counts them
+// acknowledged with acks=all and in the leaders' logs, and that the
+// consumer read them.
 func TestProduceLandsWhereMurmur2Says(t *testing.T) {
 	Require(t)
-	node := StartNode(t)
-	b := NewBrowser(t)
-	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(1280, 1600)); err != nil {
-		t.Fatal(err)
-	}
-	OpenApp(t, b.Ctx, node.URL+"/")
+	b := openPage(t)
+	ctx := b.Ctx
 
 	keys := []string{"alice", "bob", "carol"}
 	for i, k := range keys {
-		js := fmt.Sprintf(`(() => {
-			const set = (id, v) => { const e = document.getElementById(id); e.value = v; e.dispatchEvent(new Event('input', {bubbles: true})); };
-			set('key', %q); set('value', %q);
-			document.getElementById('produce').click();
-			return true; })()`, k, fmt.Sprint("hello ", i))
-		if _, err := chromedp.Run(b.Ctx, chromedp.Evaluate[bool](js)); err != nil {
-			t.Fatalf("produce %s: %v", k, err)
-		}
-		// Let go-app handle the input and click events before the next record.
-		time.Sleep(300 * time.Millisecond)
+		pageProduce(t, ctx, k, fmt.Sprint("hello ", i))
 	}
+	pageWait(t, ctx, 30*time.Second, "three records on every replica and consumed", func() bool {
+		for _, k := range keys {
+			if pageCount(t, ctx, fmt.Sprintf(`.record[data-key=%q]`, k)) != 3 || pageCount(t, ctx, fmt.Sprintf(`.consumed-record[data-key=%q]`, k)) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if acked, present, lost := pageAckLine(t, ctx, "all"); acked != "3" || present != "3" || lost != "0" {
+		t.Errorf("acks=all check: acked %s, present %s, lost %s; want 3, 3, 0", acked, present, lost)
+	}
+	Screenshot(t, ctx, "produced")
 
-	type landed struct{ Partition, Offset string }
-	find := func(sel, key string) (landed, error) {
-		return chromedp.Run(b.Ctx, chromedp.Evaluate[landed](fmt.Sprintf(`(() => {
-			const e = document.querySelector('%s[data-key=%q]');
-			return e ? {Partition: e.dataset.partition, Offset: e.dataset.offset} : {Partition: "", Offset: ""}; })()`, sel, key)))
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	got := map[string]landed{}
-	for len(got) < len(keys) && time.Now().Before(deadline) {
-		for _, key := range keys {
-			l, err := find(".record", key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := find(".consumed-record", key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if l.Partition != "" && c.Partition != "" {
-				got[key] = l
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	Screenshot(t, b.Ctx, "produced")
-	if len(got) < len(keys) {
-		t.Fatalf("only %d of %d records appeared in a partition and in the consumer: %v", len(got), len(keys), got)
-	}
 	next := map[int32]int64{}
 	for _, key := range keys {
-		want := client.KeyPartition([]byte(key), 3)
-		p, _ := strconv.Atoi(got[key].Partition)
-		off, _ := strconv.ParseInt(got[key].Offset, 10, 64)
-		if int32(p) != want || off != next[want] {
-			t.Errorf("%s landed in partition %d at offset %d, want partition %d offset %d (murmur2)", key, p, off, want, next[want])
+		want := client.KeyPartition([]byte(key), pagePartitions)
+		for broker := 1; broker <= 3; broker++ {
+			sel := fmt.Sprintf(`.record[data-key=%q][data-broker="%d"]`, key, broker)
+			p, _ := strconv.Atoi(pageData(t, ctx, sel, "partition"))
+			off, _ := strconv.ParseInt(pageData(t, ctx, sel, "offset"), 10, 64)
+			if int32(p) != want || off != next[want] {
+				t.Errorf("%s on broker %d: partition %d offset %d, want partition %d offset %d (murmur2)", key, broker, p, off, want, next[want])
+			}
+		}
+		cp := pageData(t, ctx, fmt.Sprintf(`.consumed-record[data-key=%q]`, key), "partition")
+		if cp != fmt.Sprint(want) {
+			t.Errorf("%s consumed from partition %s, want %d", key, cp, want)
 		}
 		next[want]++
 	}
-	if ex := b.Exceptions(); len(ex) > 0 {
-		t.Errorf("uncaught exceptions in the page:\n%v", ex)
+	// The form predicts the partition before a record is sent.
+	pageEval[bool](t, ctx, `(() => { const e = document.getElementById('key'); e.value = 'alice'; e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`)
+	time.Sleep(300 * time.Millisecond)
+	hint := pageEval[string](t, ctx, `document.getElementById('partition-hint').textContent`)
+	if want := fmt.Sprintf("partition %d", client.KeyPartition([]byte("alice"), pagePartitions)); !strings.Contains(hint, want) {
+		t.Errorf("partition hint %q does not say %q", hint, want)
 	}
+	pageNoExceptions(t, b)
 }

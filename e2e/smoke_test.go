@@ -14,7 +14,7 @@ func TestSmoke(t *testing.T) {
 	Require(t)
 	node := StartNode(t)
 	b := NewBrowser(t)
-	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(1280, 720)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -7,20 +7,27 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
-// Clock shows the simulated time and lets the learner pause it, slow it down
-// or skip ahead (retention.ms defaults to 7 days: skipping a week shows old
-// segments being deleted).
+// Clock shows the simulated time and lets the learner pause it, slow it down,
+// speed it up or skip ahead (retention.ms defaults to 7 days: skipping a week
+// shows old segments being deleted).
 type Clock struct {
 	app.Compo
 	Now     int64
 	Paused  bool
-	Speed   int64
+	Speed   int64 // percent of real time
 	OnPause func()
 	OnSkip  func(ms int64)
 	OnSpeed func(int64)
 }
 
 const day = 24 * 60 * 60 * 1000
+
+// speeds are the choices, in percent of real time. Faster would make one
+// frame's work too long for the page's main thread.
+var speeds = []struct {
+	pct   int64
+	label string
+}{{25, "¼× speed"}, {100, "1× speed"}, {300, "3× speed"}, {1000, "10× speed"}}
 
 // Render draws the clock bar.
 func (c *Clock) Render() app.UI {
@@ -39,12 +46,13 @@ func (c *Clock) Render() app.UI {
 				c.OnSpeed(s)
 			}
 		}).Body(
-			app.Option().Value("1").Selected(c.Speed == 1).Text("1× speed"),
-			app.Option().Value("10").Selected(c.Speed == 10).Text("10× speed"),
+			app.Range(speeds).Slice(func(i int) app.UI {
+				return app.Option().Value(fmt.Sprint(speeds[i].pct)).Selected(c.Speed == speeds[i].pct).Text(speeds[i].label)
+			}),
 		),
-		app.Button().ID("skip-day").Title("Jump the clock one day ahead").Text("Skip 1 day").
-			OnClick(func(app.Context, app.Event) { c.OnSkip(day) }),
-		app.Button().ID("skip-week").Title("Jump past retention.ms (7 days): old segments are deleted").Text("Skip 7 days").
-			OnClick(func(app.Context, app.Event) { c.OnSkip(7 * day) }),
+		app.Button().ID("skip-day").Class("secondary").Title("Jump every clock one day ahead: the controller sees no heartbeat for a day and fences the brokers until they heartbeat again").
+			Text("Skip 1 day").OnClick(func(app.Context, app.Event) { c.OnSkip(day) }),
+		app.Button().ID("skip-week").Class("secondary").Title("Jump past retention.ms (7 days): old segments are deleted on every replica").
+			Text("Skip 7 days").OnClick(func(app.Context, app.Event) { c.OnSkip(7 * day) }),
 	)
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -11,130 +12,136 @@ import (
 	"github.com/streamlab/streamlab/core/sim"
 )
 
-// EventLog lists the latest events in words, newest first.
+// EventLog tells what happened in plain words, newest first: elections,
+// fencing, leaders and ISRs, faults, appends, acknowledgements. Runs of the
+// same kind of event from the same machine are told once ("+ 9 more"), and
+// high watermark advances are gathered into one line.
+//
+// For the e2e tests: each line is .event with data-event, the event's type
+// name (PartitionLeaderChanged, BrokerFenced...).
 type EventLog struct {
 	app.Compo
 	Lab *lab.Lab
-	// Now is the virtual time; go-app redraws a child only when one of its
-	// exported fields changes, so it makes every frame redraw.
-	Now     int64
-	network bool
+	// Version is the lab's Version: go-app redraws a child only when one
+	// of its exported fields changes, and what this shows changes only
+	// with notable events.
+	Version uint64
+	// Wire is the lab's WireVersion while Prefs.ShowWire, else 0: the log
+	// then redraws with every message too.
+	Wire  uint64
+	Prefs *Prefs
+}
+
+// Prefs are the page's view settings that outlive a redraw.
+type Prefs struct {
+	// ShowWire: the event log lists every message too.
+	ShowWire bool
+}
+
+// gathered are the kinds of events a run of which is told once: the record
+// traffic. Cluster events are each told.
+var gathered = map[string]bool{
+	"HighWatermarkAdvanced": true, "RecordPartitioned": true, "RecordAcked": true, "RecordConsumed": true,
+	"RecordsAppended": true, "Replicated": true, "ProduceRetried": true, "RequestFailed": true, "OffsetReset": true,
+}
+
+// maxLines bounds the log on screen.
+const maxLines = 60
+
+type logLine struct {
+	time  int64
+	who   string
+	kind  string
+	node  core.NodeID
+	text  string
+	more  int
+	marks []string // gathered high watermarks
 }
 
 // Render draws the log.
 func (l *EventLog) Render() app.UI {
-	var lines []sim.Observed
-	h := l.Lab.History()
-	for i := len(h) - 1; i >= 0 && len(lines) < 40; i-- {
-		if !l.network && isNetwork(h[i].Event) {
-			continue
-		}
-		lines = append(lines, h[i])
-	}
+	lines := l.lines()
 	return app.Section().Class("events card").Body(
-		app.H2().Text("What happened"),
-		app.Label().Class("inline").Body(
-			app.Input().Type("checkbox").Checked(l.network).
-				OnChange(func(ctx app.Context, e app.Event) { l.network = ctx.JSSrc().Get("checked").Bool() }),
-			app.Text(" show every request and response"),
+		app.Div().Class("section-head").Body(
+			app.H2().Text("What happened"),
+			app.Label().Class("inline hint").Body(
+				app.Input().Type("checkbox").ID("show-wire").Checked(l.Prefs.ShowWire).
+					OnChange(func(ctx app.Context, e app.Event) { l.Prefs.ShowWire = ctx.JSSrc().Get("checked").Bool() }),
+				app.Text(" every message too"),
+			),
 		),
 		app.Ol().Class("event-list").Body(
 			app.Range(lines).Slice(func(i int) app.UI {
-				o := lines[i]
-				return app.Li().Body(
-					app.Span().Class("when").Text(time.UnixMilli(o.Time).UTC().Format("15:04:05.000")),
-					app.Span().Class("who").Text(nodeName(o.Node)),
-					app.Span().Text(describe(o.Event)),
+				ln := lines[i]
+				text := ln.text
+				if len(ln.marks) > 0 {
+					text = "high watermark → " + strings.Join(ln.marks, ", ") + ": consumers may read below it"
+				}
+				if ln.more > 0 {
+					text += fmt.Sprintf(" (+ %d more like it)", ln.more)
+				}
+				return app.Li().Class("event", "kind-"+ln.kind).DataSet("event", ln.kind).Body(
+					app.Span().Class("when").Text(time.UnixMilli(ln.time).UTC().Format("15:04:05.0")),
+					app.Span().Class("who").Text(ln.who),
+					app.Span().Class("what").Text(text),
 				)
 			}),
 		),
 	)
 }
 
-func isNetwork(ev core.Event) bool {
-	switch ev.(type) {
-	case core.MessageSent, core.MessageDelivered:
-		return true
+// lines is the newest events as lines, newest first.
+func (l *EventLog) lines() []logLine {
+	h := l.Lab.History()
+	var w []sim.Observed
+	if l.Prefs.ShowWire {
+		w = l.Lab.Wire()
+	}
+	var out []logLine
+	i, j := len(h)-1, len(w)-1
+	for len(out) < maxLines && (i >= 0 || j >= 0) {
+		var o sim.Observed
+		if j < 0 || (i >= 0 && h[i].Time >= w[j].Time) {
+			o, i = h[i], i-1
+		} else {
+			o, j = w[j], j-1
+		}
+		kind := kindOf(o.Event)
+		if n := len(out); n > 0 && out[n-1].kind == kind && out[n-1].node == o.Node && gathered[kind] {
+			last := &out[n-1]
+			if hw, ok := o.Event.(core.HighWatermarkAdvanced); ok {
+				mark := fmt.Sprintf("%s: %d", tp(hw.Topic, hw.Partition), hw.HighWatermark)
+				if !containsPrefix(last.marks, tp(hw.Topic, hw.Partition)+":") {
+					last.marks = append(last.marks, mark)
+				}
+				continue
+			}
+			last.more++
+			continue
+		}
+		ln := logLine{time: o.Time, who: who(o), kind: kind, node: o.Node, text: describe(o.Event)}
+		if hw, ok := o.Event.(core.HighWatermarkAdvanced); ok {
+			ln.marks = []string{fmt.Sprintf("%s: %d", tp(hw.Topic, hw.Partition), hw.HighWatermark)}
+		}
+		out = append(out, ln)
+	}
+	return out
+}
+
+func containsPrefix(v []string, prefix string) bool {
+	for _, s := range v {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
 	}
 	return false
 }
 
-func nodeName(id core.NodeID) string {
-	switch id {
-	case lab.AdminID:
-		return "admin"
-	case lab.ProducerID:
-		return "producer"
-	case lab.ConsumerID:
-		return "consumer"
+// kindOf is an event's type name without the package.
+func kindOf(ev core.Event) string {
+	s := fmt.Sprintf("%T", ev)
+	if i := strings.LastIndexByte(s, '.'); i >= 0 {
+		s = s[i+1:]
 	}
-	return fmt.Sprintf("broker %d", id)
-}
-
-func message(e core.Envelope) string {
-	kind := "response"
-	if e.Request != nil {
-		kind = "request"
-	}
-	return fmt.Sprintf("%s %s #%d", core.APIName(e.Key()), kind, e.CorrelationID)
-}
-
-// describe puts an event in a learner's words, with Kafka's names.
-func describe(ev core.Event) string {
-	switch e := ev.(type) {
-	case core.TopicCreated:
-		return fmt.Sprintf("created topic %q with %d partitions", e.Topic, e.Partitions)
-	case core.RecordsAppended:
-		if e.BaseOffset == e.LastOffset {
-			return fmt.Sprintf("appended 1 record to %s-%d at offset %d", e.Topic, e.Partition, e.BaseOffset)
-		}
-		return fmt.Sprintf("appended %d records to %s-%d at offsets %d..%d", e.Records, e.Topic, e.Partition, e.BaseOffset, e.LastOffset)
-	case core.HighWatermarkAdvanced:
-		return fmt.Sprintf("high watermark of %s-%d is now %d", e.Topic, e.Partition, e.HighWatermark)
-	case core.SegmentRolled:
-		return fmt.Sprintf("rolled a new segment of %s-%d at offset %d", e.Topic, e.Partition, e.BaseOffset)
-	case core.SegmentDeleted:
-		return fmt.Sprintf("deleted segment [%d, %d) of %s-%d (%s)", e.BaseOffset, e.NextOffset, e.Topic, e.Partition, e.Reason)
-	case core.LogStartOffsetAdvanced:
-		return fmt.Sprintf("log start offset of %s-%d is now %d", e.Topic, e.Partition, e.LogStartOffset)
-	case core.LogRecovered:
-		return fmt.Sprintf("recovered %s-%d: cut %d bytes (%s)", e.Topic, e.Partition, e.TruncatedBytes, e.Reason)
-	case core.RequestFailed:
-		return fmt.Sprintf("%s failed for %s-%d: %s", e.API, e.Topic, e.Partition, e.Error)
-	case core.RecordPartitioned:
-		return fmt.Sprintf("key %s → partition %d (%s)", showBytes(e.Key), e.Partition, e.Reason)
-	case core.RecordAcked:
-		return fmt.Sprintf("acknowledged: %s-%d offset %d", e.Topic, e.Partition, e.Offset)
-	case core.ProduceFailed:
-		return fmt.Sprintf("gave up producing to %s-%d: %s", e.Topic, e.Partition, e.Error)
-	case core.RecordConsumed:
-		return fmt.Sprintf("consumed %s-%d offset %d: %s = %s", e.Topic, e.Partition, e.Offset, showBytes(e.Key), showBytes(e.Value))
-	case core.OffsetReset:
-		return fmt.Sprintf("position of %s-%d reset to %d (%s)", e.Topic, e.Partition, e.Offset, e.Reason)
-	case core.MessageSent:
-		return "sent " + message(e.Envelope) + " to " + nodeName(e.Envelope.To)
-	case core.MessageDelivered:
-		return "received " + message(e.Envelope) + " from " + nodeName(e.Envelope.From)
-	case core.MessageDropped:
-		return "lost " + message(e.Envelope) + ": " + e.Reason
-	case core.StorageFailed:
-		return "storage failed: " + e.Err
-	case core.DuplicateIgnored:
-		return fmt.Sprintf("ignored a retried batch of producer %d (sequence %d): it is already at offset %d", e.ProducerID, e.FirstSequence, e.BaseOffset)
-	case core.ProducerIDAssigned:
-		return fmt.Sprintf("got producer id %d, epoch %d (%s)", e.ProducerID, e.Epoch, e.Reason)
-	case core.IdempotenceDisabled:
-		return "producing without idempotence: " + e.Reason
-	case core.ReplicaRoleChanged:
-		return fmt.Sprintf("%s-%d: now %s in leader epoch %d (leader: broker %d)", e.Topic, e.Partition, e.Role, e.LeaderEpoch, e.Leader)
-	case core.IsrChanged:
-		return fmt.Sprintf("%s-%d: in-sync replicas %v → %v", e.Topic, e.Partition, e.PreviousISR, e.ISR)
-	case core.LogTruncated:
-		return fmt.Sprintf("%s-%d: truncated the log from %d to %d (%s)", e.Topic, e.Partition, e.From, e.To, e.Reason)
-	case core.FaultInjected:
-		return fmt.Sprintf("fault: %s %s", e.Kind, e.Detail)
-	case core.FaultHealed:
-		return fmt.Sprintf("healed: %s %s", e.Kind, e.Detail)
-	}
-	return fmt.Sprintf("%T", ev)
+	return s
 }

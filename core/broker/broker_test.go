@@ -346,3 +346,19 @@ func TestListOffsets(t *testing.T) {
 		t.Errorf("unknown partition: %s", errName(code))
 	}
 }
+
+// A consumer fetching between the high watermark and the log end gets an
+// empty answer, not OFFSET_OUT_OF_RANGE (only past the log end is out of
+// range: LocalLog.read); a new leader's high watermark lags its log.
+func TestFetchAboveHighWatermarkIsEmpty(t *testing.T) {
+	h := newHarness(t, nil)
+	h.createTopic("t", 1, nil)
+	h.produce("t", 0, batch(1, "a", "1", "b", "2", "c", "3", "d", "4", "e", "5"))
+	h.n.topics["t"].parts[0].hw = 2 // as on a leader whose followers lag
+	if sp := h.fetch("t", 0, 3, 1<<20); sp.ErrorCode != 0 || len(sp.RecordBatches) != 0 || sp.HighWatermark != 2 {
+		t.Errorf("fetch at 3 (hw 2, end 5): %s, %d bytes, hw %d", errName(sp.ErrorCode), len(sp.RecordBatches), sp.HighWatermark)
+	}
+	if sp := h.fetch("t", 0, 6, 1<<20); sp.ErrorCode != kerr.OffsetOutOfRange.Code {
+		t.Errorf("fetch past the log end: %s", errName(sp.ErrorCode))
+	}
+}

@@ -80,6 +80,12 @@ func (n *Node) fetchResponse(req *kmsg.FetchRequest) *kmsg.FetchResponse {
 			default:
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = p.hw, p.hw, p.log.LogStartOffset()
 				limit := min(int(rp.PartitionMaxBytes), maxBytes)
+				if rp.FetchOffset > p.hw && rp.FetchOffset <= p.log.LogEndOffset() {
+					// Not committed yet, but in the log: an empty answer,
+					// not an error (LocalLog.read is out of range only past
+					// the log end). A new leader's high watermark lags.
+					break
+				}
 				data, err := p.log.Read(rp.FetchOffset, p.hw, limit, minOne)
 				if err != nil || rp.FetchOffset > p.hw {
 					sp.ErrorCode = kerr.OffsetOutOfRange.Code

@@ -36,9 +36,20 @@ func (n *Node) initProducerID(req *kmsg.InitProducerIDRequest) kmsg.Response {
 		n.writes = append(n.writes, storage.Write{Op: storage.OpPut, Name: producerIDObject, Data: b[:]})
 	}
 	resp.ProducerID, resp.ProducerEpoch = n.nextProducerID, 0
+	if n.cfg.KRaft {
+		// In a cluster every broker hands out ids: Kafka's controller
+		// gives each broker its own blocks (AllocateProducerIds, KIP-730);
+		// Streamlab interleaves them by broker id instead, which keeps
+		// them unique without a round trip to the controller.
+		resp.ProducerID = n.nextProducerID*producerIDStride + int64(n.cfg.ID)
+	}
 	n.nextProducerID++
 	return resp
 }
+
+// producerIDStride spaces the ids of a cluster's brokers: broker ids are
+// below core.ClientIDBase (1000).
+const producerIDStride = 1024
 
 // openProducerIDs continues after the last reserved block, so that no id
 // handed out before a crash is given again.

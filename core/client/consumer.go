@@ -46,9 +46,12 @@ type ConsumerConfig struct {
 	Bootstrap []core.NodeID // bootstrap.servers
 
 	// Topics are consumed in full: every partition the metadata shows,
-	// including partitions added later.
+	// including partitions added later. With GroupID they are the group
+	// subscription instead (KafkaConsumer.subscribe): the group's leader
+	// assigns each member its share (groupconsumer.go).
 	Topics []string
-	// Partitions are assigned explicitly (KafkaConsumer.assign).
+	// Partitions are assigned explicitly (KafkaConsumer.assign); with
+	// GroupID, they start from the group's committed offsets.
 	Partitions []TopicPartition
 
 	AutoOffsetReset        string // auto.offset.reset: "latest" (default), "earliest" or "none"
@@ -62,6 +65,25 @@ type ConsumerConfig struct {
 	MetadataMaxAgeMs       int64  // metadata.max.age.ms: 300000
 	NoAutoCreateTopics     bool   // allow.auto.create.topics=false (default true)
 	Seed                   uint64 // backoff jitter
+
+	// Consumer groups (groupconsumer.go). Without GroupID there is no
+	// group, no committed offset and no commit.
+	GroupID                     string   // group.id
+	GroupInstanceID             string   // group.instance.id: static membership (KIP-345)
+	PartitionAssignmentStrategy []string // partition.assignment.strategy: [range, cooperative-sticky]
+	SessionTimeoutMs            int32    // session.timeout.ms: 45000
+	HeartbeatIntervalMs         int64    // heartbeat.interval.ms: 3000
+	MaxPollIntervalMs           int32    // max.poll.interval.ms: 300000, also the rebalance timeout
+	MaxPollRecords              int      // max.poll.records: 500
+	DefaultAPITimeoutMs         int64    // default.api.timeout.ms: 60000, how long a commitSync retries
+	AutoCommitIntervalMs        int64    // auto.commit.interval.ms: 5000
+	// Commit is how the application commits: enable.auto.commit=true
+	// (CommitAuto, the default), or false with a commitSync before or
+	// after processing each poll's records, or only by calling Commit.
+	Commit CommitMode
+	// ProcessingDelayMs is how long the application takes to process one
+	// record (grouppoll.go); 0 processes a poll's records at once.
+	ProcessingDelayMs int64
 }
 
 func (c ConsumerConfig) withDefaults() ConsumerConfig {
@@ -79,12 +101,15 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 	c.RetryBackoffMs = orDefault(c.RetryBackoffMs, defaultRetryBackoffMs)
 	c.RetryBackoffMaxMs = orDefault(c.RetryBackoffMaxMs, defaultRetryBackoffMaxMs)
 	c.MetadataMaxAgeMs = orDefault(c.MetadataMaxAgeMs, defaultMetadataMaxAgeMs)
-	return c
+	return c.groupDefaults()
 }
 
 // Validate reports a configuration Kafka would refuse.
 func (c ConsumerConfig) Validate() error {
 	d := c.withDefaults()
+	if err := d.validateGroup(); err != nil {
+		return err
+	}
 	switch d.AutoOffsetReset {
 	case "latest", "earliest", "none":
 	default:
@@ -119,15 +144,43 @@ type partState struct {
 	highWatermark int64 // -1 until a fetch tells
 	logStart      int64
 	consumed      int64
+
+	// Group consumers (groupcommit.go): the partition waits for its
+	// committed offset (OffsetFetch) before auto.offset.reset applies,
+	// Kafka's INITIALIZING state.
+	initializing bool
+	committed    int64 // last offset committed or fetched, -1 if none known
+
+	// Leader epochs (KIP-320): epoch is that of the record before the
+	// position, committed with it (-1: unknown); seenEpoch is the newest
+	// leader epoch the consumer knows of, from records and committed
+	// offsets: metadata naming an older leader is stale.
+	epoch, seenEpoch int32
+
+	// Fetched records poll has not returned yet (Kafka's FetchBuffer), and
+	// the position after them.
+	buffer []bufRecord
+	bufEnd int64
+}
+
+// bufRecord is a fetched record with the leader epoch of its batch.
+type bufRecord struct {
+	core.RecordConsumed
+	epoch int32
 }
 
 func (ps *partState) fetchable(now int64) bool {
-	return ps.position >= 0 && ps.reset == 0 && !ps.stopped && !ps.paused && now >= ps.retryAt
+	return ps.position >= 0 && ps.reset == 0 && !ps.stopped && !ps.paused && now >= ps.retryAt &&
+		!ps.initializing && len(ps.buffer) == 0
 }
 
-// Consumer reads partitions without a consumer group, like a KafkaConsumer
+// Consumer reads partitions. Without a group.id it is a KafkaConsumer
 // after assign(): no group coordinator, no committed offsets, positions start
-// from auto.offset.reset or a Seek. Records arrive as RecordConsumed events.
+// from auto.offset.reset or a Seek. With a group.id and Topics it is a member
+// of a consumer group (groupconsumer.go) that gets its partitions from the
+// group and starts from the committed offsets (groupcommit.go). Records
+// arrive as RecordConsumed events when poll returns them, and are processed
+// by the modelled application (grouppoll.go).
 //
 // Simplified compared with the Java client: full fetch requests every time
 // (no incremental fetch sessions, KIP-227); no leader-epoch validation of the
@@ -140,6 +193,9 @@ type Consumer struct {
 	order    []TopicPartition // sorted keys of parts
 	fetching map[core.NodeID]bool
 
+	grp *groupMember // nil without GroupID
+	app appState     // the application: poll, process, commit (grouppoll.go)
+
 	stats ConsumerStats
 }
 
@@ -148,6 +204,11 @@ type ConsumerStats struct {
 	Consumed int64 // records delivered
 	Fetches  int64 // FetchRequests sent
 	Resets   int64 // positions set by auto.offset.reset or seekTo*
+
+	Processed      int64 // records the application finished processing
+	Commits        int64 // offset commits that succeeded
+	CommitFailures int64 // offset commits that failed
+	Rebalances     int64 // assignments received from the group
 }
 
 // NewConsumer returns a consumer. It panics on a configuration that Validate
@@ -166,6 +227,9 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 	}
 	for _, t := range cfg.Topics {
 		c.nc.meta.want(t)
+	}
+	if cfg.GroupID != "" {
+		c.initGroup()
 	}
 	for _, p := range cfg.Partitions {
 		c.nc.meta.want(p.Topic)
@@ -187,8 +251,24 @@ func (c *Consumer) Step(env core.Envelope) {
 
 // Tick moves the clock.
 func (c *Consumer) Tick(now int64) {
+	if !c.app.started {
+		c.app.started, c.app.lastPoll = true, now
+		if c.grp != nil {
+			// A restarted consumer is a new process on new connections:
+			// start its correlation ids elsewhere so that no late answer
+			// meant for the one that crashed matches a request of this one.
+			c.nc.nextCorr = int32(splitmix(uint64(now)^c.cfg.Seed) & 0x3fffffff)
+		}
+	}
 	c.nc.tick(now)
 	c.run()
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func (c *Consumer) Ready() core.Ready { return c.nc.ready() }
@@ -241,8 +321,10 @@ func (c *Consumer) Seek(topic string, partition int32, offset int64) error {
 	if err != nil {
 		return err
 	}
-	ps.position = offset
+	ps.position, ps.epoch = offset, -1
 	c.clearReset(ps)
+	c.clearBuffer(ps)
+	ps.initializing = false
 	c.run()
 	return nil
 }
@@ -263,6 +345,8 @@ func (c *Consumer) seekTo(topic string, partition int32, ts int64, reason string
 		return err
 	}
 	c.clearReset(ps)
+	c.clearBuffer(ps)
+	ps.initializing = false
 	ps.reset, ps.resetReason = ts, reason
 	c.run()
 	return nil
@@ -304,17 +388,35 @@ func (c *Consumer) clearReset(ps *partState) {
 	ps.retryAt, ps.attempts = 0, 0
 }
 
-// assign adds a partition with no position; auto.offset.reset decides where
-// it starts (no group, so no committed offset to start from).
+// assign adds a partition with no position. With a group.id it first
+// asks the coordinator for the committed offset (groupcommit.go); else, or
+// without one, auto.offset.reset decides where it starts.
 func (c *Consumer) assign(k TopicPartition) {
 	if c.parts[k] != nil {
 		return
 	}
-	ps := &partState{TopicPartition: k, position: -1, highWatermark: -1, logStart: -1}
+	ps := &partState{TopicPartition: k, position: -1, highWatermark: -1, logStart: -1, committed: -1, epoch: -1, seenEpoch: -1}
 	c.parts[k] = ps
 	i, _ := slices.BinarySearchFunc(c.order, k, TopicPartition.compare)
 	c.order = slices.Insert(c.order, i, k)
+	if c.cfg.GroupID != "" {
+		ps.initializing = true
+		return
+	}
 	c.requestReset(ps, "no position")
+}
+
+// unassign removes a partition: its position and buffered records are
+// gone, answers still on their way for it are ignored.
+func (c *Consumer) unassign(k TopicPartition) {
+	if c.parts[k] == nil {
+		return
+	}
+	c.clearBuffer(c.parts[k])
+	delete(c.parts, k)
+	if i, ok := slices.BinarySearchFunc(c.order, k, TopicPartition.compare); ok {
+		c.order = slices.Delete(c.order, i, i+1)
+	}
 }
 
 // requestReset applies auto.offset.reset (SubscriptionState.requestOffsetReset);
@@ -338,14 +440,24 @@ func (c *Consumer) requestReset(ps *partState, reason string) {
 	ps.resetReason = reason
 }
 
-// run does whatever is due: assign new partitions, reset positions, fetch,
-// refresh metadata.
+// run does whatever is due: assign new partitions (or take part in the
+// group), let the application poll and process, find committed offsets,
+// reset positions, fetch, refresh metadata.
 func (c *Consumer) run() {
-	for _, t := range c.cfg.Topics {
-		for i := int32(0); i < c.nc.meta.partitions(t); i++ {
-			c.assign(TopicPartition{t, i})
-		}
+	if c.app.closed {
+		return
 	}
+	if c.grp == nil {
+		for _, t := range c.cfg.Topics {
+			for i := int32(0); i < c.nc.meta.partitions(t); i++ {
+				c.assign(TopicPartition{t, i})
+			}
+		}
+	} else {
+		c.grp.background()
+	}
+	c.runApp()
+	c.fetchCommitted()
 	c.resetPositions()
 	c.sendFetches()
 	c.nc.maybeUpdateMetadata()
@@ -361,8 +473,11 @@ func (c *Consumer) byLeader(want func(*partState) bool) ([]core.NodeID, map[core
 		if !want(ps) {
 			continue
 		}
-		leader, _, ok := c.nc.meta.leader(k.Topic, k.Partition)
-		if !ok {
+		leader, epoch, ok := c.nc.meta.leader(k.Topic, k.Partition)
+		if !ok || (epoch >= 0 && epoch < ps.seenEpoch) {
+			// Unknown, or older than a leader epoch already seen: the
+			// answer came from a broker that has not heard of the new
+			// leader (Metadata.updateLastSeenEpochIfNewer, KIP-320).
 			c.nc.meta.requestUpdate()
 			continue
 		}
@@ -449,7 +564,7 @@ func (c *Consumer) resetPositions() {
 					}
 					c.backoffPart(ps)
 				default:
-					ps.position = a.Offset
+					ps.position, ps.epoch = a.Offset, -1
 					ps.reset, ps.attempts = 0, 0
 					c.stats.Resets++
 					c.nc.emit(core.OffsetReset{Topic: ps.Topic, Partition: ps.Partition, Offset: a.Offset,
@@ -614,14 +729,16 @@ func (c *Consumer) handleFetched(ps *partState, a *kmsg.FetchResponseTopicPartit
 	ps.attempts = 0
 	// Kafka returns whole batches, so the first one may start before the
 	// position: skip the records below it. A batch cut off at the end of the
-	// answer (max bytes) is simply not complete yet.
+	// answer (max bytes) is simply not complete yet. The records wait in the
+	// partition's buffer for poll (grouppoll.go), which moves the position.
+	ps.bufEnd = ps.position
 	_, err := record.Iterate(a.RecordBatches, func(h kmsg.RecordBatch, _ []byte) bool {
 		next := h.FirstOffset + int64(h.LastOffsetDelta) + 1
-		if next <= ps.position {
+		if next <= ps.bufEnd {
 			return true
 		}
 		if h.Attributes&record.AttrControl != 0 {
-			ps.position = next // transaction markers are not records for the application
+			ps.bufEnd = next // transaction markers are not records for the application
 			return true
 		}
 		recs, err := record.StoredRecords(h)
@@ -632,21 +749,20 @@ func (c *Consumer) handleFetched(ps *partState, a *kmsg.FetchResponseTopicPartit
 		}
 		for _, r := range recs {
 			off := h.FirstOffset + int64(r.OffsetDelta)
-			if off < ps.position {
+			if off < ps.bufEnd {
 				continue
 			}
-			ps.consumed++
-			c.stats.Consumed++
-			c.nc.emit(core.RecordConsumed{Topic: ps.Topic, Partition: ps.Partition, Offset: off,
-				Timestamp: record.RecordTimestamp(h, r), Key: r.Key, Value: r.Value})
+			ps.buffer = append(ps.buffer, bufRecord{core.RecordConsumed{Topic: ps.Topic, Partition: ps.Partition, Offset: off,
+				Timestamp: record.RecordTimestamp(h, r), Key: r.Key, Value: r.Value}, h.PartitionLeaderEpoch})
 		}
-		ps.position = next
+		ps.bufEnd = next
 		return true
 	})
 	if err != nil && !errors.Is(err, record.ErrTruncated) {
-		c.failPart(ps, decodeError(err, ps, ps.position))
+		c.failPart(ps, decodeError(err, ps, ps.bufEnd))
 		c.backoffPart(ps)
 	}
+	c.buffered(ps)
 }
 
 // decodeError names a batch the consumer cannot read, in Kafka's words

@@ -1,143 +1,341 @@
-// Package lab is the single-tab world of the first page: one broker, a topic,
-// a producer and a consumer, all real core machines exchanging real Kafka
-// requests inside a sim. The UI drives its clock and reads its state; tests
-// drive it headless exactly the same way.
+// Package lab is the single-tab world of the first page: a KRaft cluster of
+// three servers (each a broker and a controller voter, Kafka's combined
+// mode), a replicated topic, a producer and a consumer, all real core
+// machines exchanging real Kafka requests and raft messages inside a sim.
+// The UI drives its clock, reads its state and breaks it (faults.go); tests
+// drive it headless exactly the same way. Everything the lab reports is read
+// from the machines or from their events: nothing is modelled here.
 package lab
 
 import (
+	"strconv"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/broker"
 	"github.com/streamlab/streamlab/core/client"
+	"github.com/streamlab/streamlab/core/server"
 	"github.com/streamlab/streamlab/core/sim"
+	"github.com/streamlab/streamlab/core/storage"
 )
 
-// Ids of the machines in the lab.
+// Ids of the clients in the lab; brokers are 1..Config.Brokers.
 const (
-	BrokerID   core.NodeID = 1
-	AdminID                = core.ClientIDBase
-	ProducerID             = core.ClientIDBase + 1
-	ConsumerID             = core.ClientIDBase + 2
+	AdminID    = core.ClientIDBase
+	ProducerID = core.ClientIDBase + 1 // acks=all, the default producer
+	ConsumerID = core.ClientIDBase + 2
+	// The producers made when the learner picks another acks setting.
+	ProducerAcks1ID = core.ClientIDBase + 3
+	ProducerAcks0ID = core.ClientIDBase + 4
 )
 
-// Config sets up a lab.
+// Config sets up a lab. Zero values take the defaults in brackets.
 type Config struct {
-	Seed       uint64
-	Topic      string // "events"
-	Partitions int32  // 3
-	// Network latency, so a learner can watch requests travel.
+	Seed              uint64
+	Brokers           int    // servers, all controller voters (3)
+	Topic             string // ("events")
+	Partitions        int32  // (6)
+	ReplicationFactor int16  // (3, at most Brokers)
+	MinInsyncReplicas int    // the topic's min.insync.replicas (2, at most the replication factor)
+	// Network latency, so a learner can watch requests travel (1..3 ms:
+	// the sim's default).
 	MinLatencyMs, MaxLatencyMs int64
-	// KeepEvents bounds the event history (500).
-	KeepEvents int
+	// KeepEvents bounds the history of notable events (500); KeepWire
+	// the history of messages and metadata entries (300).
+	KeepEvents, KeepWire int
+	// ClientRequestTimeoutMs is request.timeout.ms of the producer and
+	// the consumer (Kafka's default, 30000). A crashed broker's TCP
+	// connections would reset at once; in the sim its requests are just
+	// lost, so clients wait this long before they try elsewhere.
+	ClientRequestTimeoutMs int64
+	// NoWarmup leaves the cluster unstarted: New then returns at once,
+	// before the quorum elected a controller and the topic exists.
+	NoWarmup bool
 }
 
-// Lab is a running single-broker world.
+func (c Config) withDefaults() Config {
+	if c.Brokers <= 0 {
+		c.Brokers = 3
+	}
+	if c.Topic == "" {
+		c.Topic = "events"
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 6
+	}
+	if c.ReplicationFactor <= 0 {
+		c.ReplicationFactor = 3
+	}
+	c.ReplicationFactor = min(c.ReplicationFactor, int16(c.Brokers))
+	if c.MinInsyncReplicas <= 0 {
+		c.MinInsyncReplicas = 2
+	}
+	c.MinInsyncReplicas = min(c.MinInsyncReplicas, int(c.ReplicationFactor))
+	if c.KeepEvents <= 0 {
+		c.KeepEvents = 500
+	}
+	if c.KeepWire <= 0 {
+		c.KeepWire = 300
+	}
+	if c.ClientRequestTimeoutMs <= 0 {
+		c.ClientRequestTimeoutMs = 30000
+	}
+	return c
+}
+
+// Lab is a running cluster with its clients.
 type Lab struct {
-	cfg      Config
-	Sim      *sim.Sim
-	Broker   *broker.Node
-	Producer *client.Producer
-	Consumer *client.Consumer
-	admin    *client.Admin
-	history  []sim.Observed
-	consumed []core.RecordConsumed
-	acked    []core.RecordAcked
+	cfg     Config
+	Sim     *sim.Sim
+	ids     []core.NodeID
+	servers map[core.NodeID]*server.Server
+	scfgs   map[core.NodeID]server.Config
+
+	// Broker is broker 1's broker (after a restart, the new process's).
+	// With replication factor 3 it holds every partition: callers written
+	// for the single-broker lab (core/check's tests) read it.
+	Broker *broker.Node
+
+	// Producer is the producer of the current acks setting (SetAcks).
+	Producer   *client.Producer
+	producers  map[client.Acks]*client.Producer
+	Consumer   *client.Consumer
+	admin      *client.Admin
+	started    bool // the clients are added
+	adminAdded bool
+
+	slow     map[core.NodeID]int64
+	logCache map[int32]*leaderLog // CheckAcked's last reads
+	hist     history
+	acked    []ack // every acknowledged record, for CheckAcked
 }
 
-// New starts a lab: the broker, then an admin request creating the topic,
-// then the producer (acks=all) and a consumer reading every partition from
-// the earliest offset.
+// New starts a lab: three servers, then an admin request creating the
+// topic (replication factor 3, min.insync.replicas=2), then the producer
+// (acks=all) and a consumer reading every partition from the earliest
+// offset. Unless cfg.NoWarmup, it runs the sim until the quorum has a
+// controller, the brokers are unfenced and every partition has a leader
+// (a few simulated seconds), so a page lands on a working cluster; the
+// history tells how it formed.
 func New(cfg Config) *Lab {
-	if cfg.Topic == "" {
-		cfg.Topic = "events"
-	}
-	if cfg.Partitions <= 0 {
-		cfg.Partitions = 3
-	}
-	if cfg.KeepEvents <= 0 {
-		cfg.KeepEvents = 500
-	}
+	cfg = cfg.withDefaults()
 	s := sim.New(cfg.Seed)
 	if cfg.MaxLatencyMs > 0 {
 		s.Net = sim.Network{MinLatencyMs: cfg.MinLatencyMs, MaxLatencyMs: cfg.MaxLatencyMs}
 	}
-	l := &Lab{cfg: cfg, Sim: s}
+	l := &Lab{cfg: cfg, Sim: s, servers: map[core.NodeID]*server.Server{}, scfgs: map[core.NodeID]server.Config{},
+		producers: map[client.Acks]*client.Producer{}, slow: map[core.NodeID]int64{}}
+	l.hist.init(cfg.KeepEvents, cfg.KeepWire)
 	s.OnEvent = l.observe
 
-	bcfg := broker.DefaultConfig(BrokerID)
-	bcfg.Seed = s.Rand().Uint64()
-	l.Broker = broker.New(bcfg)
-	s.Add(l.Broker, nil)
+	for i := 1; i <= cfg.Brokers; i++ {
+		l.ids = append(l.ids, core.NodeID(i))
+	}
+	for _, id := range l.ids {
+		scfg := server.Config{Broker: broker.DefaultConfig(id)}
+		scfg.Broker.Seed = s.Rand().Uint64()
+		scfg.Broker.AutoCreateTopics = false // the consumer must not create the topic first
+		scfg.Controller.Voters = l.ids
+		scfg.Controller.DefaultReplicationFactor = cfg.ReplicationFactor
+		l.scfgs[id] = scfg
+		srv, err := server.New(scfg)
+		if err != nil {
+			panic(err) // New with no store cannot fail
+		}
+		l.servers[id] = srv
+		s.Add(srv, nil)
+	}
+	l.Broker = l.servers[l.ids[0]].Broker()
 
-	l.admin = client.NewAdmin(AdminID, []core.NodeID{BrokerID}, kmsg.CreateTopicsRequestTopic{
-		Topic: cfg.Topic, NumPartitions: cfg.Partitions, ReplicationFactor: 1})
-	s.Add(l.admin, nil)
+	topic := kmsg.NewCreateTopicsRequestTopic()
+	topic.Topic, topic.NumPartitions, topic.ReplicationFactor = cfg.Topic, cfg.Partitions, cfg.ReplicationFactor
+	topic.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "min.insync.replicas", Value: kmsg.StringPtr(strconv.Itoa(cfg.MinInsyncReplicas))}}
+	l.admin = client.NewAdmin(AdminID, l.ids, topic)
 
-	l.Producer = client.NewProducer(client.ProducerConfig{
-		ID: ProducerID, ClientID: "lab-producer", Bootstrap: []core.NodeID{BrokerID}, Seed: s.Rand().Uint64()})
-	s.Add(l.Producer, nil)
+	// The producer and the consumer start once the topic exists: a client
+	// asking for metadata earlier would only see errors.
+	l.Producer = l.newProducer(ProducerID, client.AcksAll)
 	l.Consumer = client.NewConsumer(client.ConsumerConfig{
-		ID: ConsumerID, ClientID: "lab-consumer", Bootstrap: []core.NodeID{BrokerID},
-		Topics: []string{cfg.Topic}, AutoOffsetReset: "earliest", Seed: s.Rand().Uint64()})
-	s.Add(l.Consumer, nil)
+		ID: ConsumerID, ClientID: "lab-consumer", Bootstrap: l.ids,
+		Topics: []string{cfg.Topic}, AutoOffsetReset: "earliest", NoAutoCreateTopics: true,
+		RequestTimeoutMs: cfg.ClientRequestTimeoutMs, Seed: s.Rand().Uint64()})
+	s.After(0, l.boot)
+	if !cfg.NoWarmup {
+		s.RunUntil(l.TopicReady, 60000)
+	}
 	return l
 }
 
-func (l *Lab) observe(o sim.Observed) {
-	switch ev := o.Event.(type) {
-	case core.RecordConsumed:
-		l.consumed = keepLast(append(l.consumed, ev), l.cfg.KeepEvents)
-	case core.RecordAcked:
-		l.acked = keepLast(append(l.acked, ev), l.cfg.KeepEvents)
+// boot brings the world up as an operator would: once every broker is
+// registered and unfenced, the admin creates the topic (with fewer brokers
+// the controller refuses replication factor 3); once every broker knows a
+// leader for each partition, the producer and the consumer start. It checks
+// every 100 virtual ms, on the sim's clock, so runs replay.
+func (l *Lab) boot() {
+	if l.started {
+		return
 	}
-	l.history = keepLast(append(l.history, o), l.cfg.KeepEvents)
+	if !l.adminAdded && l.allUnfenced() {
+		l.adminAdded = true
+		l.Sim.Add(l.admin, nil)
+	}
+	if l.adminAdded && l.TopicReady() {
+		return
+	}
+	l.Sim.After(100, l.boot)
 }
 
-func keepLast[T any](s []T, n int) []T {
-	if len(s) > n {
-		return append(s[:0:0], s[len(s)-n:]...)
+func (l *Lab) allUnfenced() bool {
+	for _, id := range l.ids {
+		if epoch, fenced := l.servers[id].Registered(); epoch < 0 || fenced {
+			return false
+		}
 	}
-	return s
+	return true
 }
+
+func (l *Lab) newProducer(id core.NodeID, acks client.Acks) *client.Producer {
+	p := client.NewProducer(client.ProducerConfig{
+		ID: id, ClientID: "lab-producer-acks-" + acks.String(), Bootstrap: l.ids, Acks: acks,
+		RequestTimeoutMs: l.cfg.ClientRequestTimeoutMs, Seed: l.Sim.Rand().Uint64()})
+	l.producers[acks] = p
+	return p
+}
+
+// startClients adds the producer and the consumer once the topic exists.
+func (l *Lab) startClients() {
+	if l.started {
+		return
+	}
+	l.started = true
+	for _, a := range []client.Acks{client.AcksAll, client.AcksLeader, client.AcksNone} {
+		if p := l.producers[a]; p != nil {
+			l.Sim.Add(p, nil)
+		}
+	}
+	l.Sim.Add(l.Consumer, nil)
+}
+
+// Config is the lab's effective configuration.
+func (l *Lab) Config() Config { return l.cfg }
 
 // Topic is the lab's topic name.
 func (l *Lab) Topic() string { return l.cfg.Topic }
 
-// TopicReady reports whether the broker has created the topic.
+// PartitionCount is the topic's number of partitions.
+func (l *Lab) PartitionCount() int32 { return l.cfg.Partitions }
+
+// BrokerIDs are the servers' ids, in order.
+func (l *Lab) BrokerIDs() []core.NodeID { return append([]core.NodeID(nil), l.ids...) }
+
+// Server is a server, for reading its state; after a crash it is the dead
+// process, frozen as it was (RestartBroker opens a new one).
+func (l *Lab) Server(id core.NodeID) *server.Server { return l.servers[id] }
+
+// TopicReady reports whether the topic exists and every running broker
+// knows a leader for each of its partitions. It adds the clients the first
+// time it holds.
 func (l *Lab) TopicReady() bool {
-	_, ok := l.Broker.Partition(l.cfg.Topic, 0)
-	return ok
+	if !l.adminAdded || !l.admin.Done() || l.admin.Err() != nil {
+		return false
+	}
+	for _, id := range l.ids {
+		if l.Sim.Machine(id) == nil {
+			continue
+		}
+		for p := int32(0); p < l.cfg.Partitions; p++ {
+			if info, ok := l.servers[id].Broker().Partition(l.cfg.Topic, p); !ok || info.Leader < 0 {
+				return false
+			}
+		}
+	}
+	l.startClients()
+	return true
 }
 
-// Produce hands a record to the producer; a nil key uses the sticky
-// partitioner.
+// Produce hands a record to the producer of the current acks setting; a nil
+// key uses the sticky partitioner.
 func (l *Lab) Produce(key, value []byte) {
+	l.startClients()
 	l.Producer.Send(client.Record{Topic: l.cfg.Topic, Partition: client.AnyPartition, Key: key, Value: value})
+}
+
+// Acks is the acks setting of the producer Produce uses.
+func (l *Lab) Acks() client.Acks { return l.Producer.Config().Acks }
+
+// SetAcks switches Produce to a producer with another acks setting. A
+// producer's acks is fixed when it is created (as in Kafka), so each
+// setting has its own producer machine, made the first time it is chosen;
+// records already sent finish with the producer that took them.
+func (l *Lab) SetAcks(acks client.Acks) {
+	if p := l.producers[acks]; p != nil {
+		l.Producer = p
+		return
+	}
+	id := ProducerAcks1ID
+	switch acks {
+	case client.AcksAll:
+		id = ProducerID
+	case client.AcksNone:
+		id = ProducerAcks0ID
+	}
+	l.Producer = l.newProducer(id, acks)
+	if l.started {
+		l.Sim.Add(l.Producer, nil)
+	}
+}
+
+// AcksOf is the acks setting of a lab producer, ok false for other ids.
+func (l *Lab) AcksOf(id core.NodeID) (client.Acks, bool) {
+	for a, p := range l.producers {
+		if p.ID() == id {
+			return a, true
+		}
+	}
+	return 0, false
 }
 
 // PartitionFor is where the producer will put a key: Kafka's murmur2
 // partitioner, computed on the client side.
 func (l *Lab) PartitionFor(key []byte) int32 { return client.KeyPartition(key, l.cfg.Partitions) }
 
-// Partitions describes every partition of the topic.
+// Partitions describes every partition of the topic as its leader holds it
+// (see Leader); a partition without a reachable leader is left out.
 func (l *Lab) Partitions() []broker.PartitionInfo {
 	var out []broker.PartitionInfo
 	for p := int32(0); p < l.cfg.Partitions; p++ {
-		if info, ok := l.Broker.Partition(l.cfg.Topic, p); ok {
-			out = append(out, info)
+		if id := l.leaderNode(p); id >= 0 {
+			if info, ok := l.servers[id].Broker().Partition(l.cfg.Topic, p); ok {
+				out = append(out, info)
+			}
 		}
 	}
 	return out
 }
 
-// Records returns the newest records of a partition, at most max.
+// Records returns the newest records of a partition on its leader, at most
+// max.
 func (l *Lab) Records(partition int32, max int) []broker.StoredRecord {
-	info, ok := l.Broker.Partition(l.cfg.Topic, partition)
+	id := l.leaderNode(partition)
+	if id < 0 {
+		return nil
+	}
+	return l.ReplicaRecords(id, partition, max)
+}
+
+// ReplicaRecords returns the newest records of a partition as broker id
+// holds them, at most max (a crashed broker: as it held them).
+func (l *Lab) ReplicaRecords(id core.NodeID, partition int32, max int) []broker.StoredRecord {
+	srv := l.servers[id]
+	if srv == nil {
+		return nil
+	}
+	info, ok := srv.Broker().Partition(l.cfg.Topic, partition)
 	if !ok {
 		return nil
 	}
-	return l.Broker.Records(l.cfg.Topic, partition, max64(info.LogStartOffset, info.LogEndOffset-int64(max)), max)
+	return srv.Broker().Records(l.cfg.Topic, partition, max64(info.LogStartOffset, info.LogEndOffset-int64(max)), max)
 }
 
 func max64(a, b int64) int64 {
@@ -148,22 +346,45 @@ func max64(a, b int64) int64 {
 }
 
 // Advance runs the world for ms virtual milliseconds.
-func (l *Lab) Advance(ms int64) { l.Sim.RunFor(ms) }
+func (l *Lab) Advance(ms int64) {
+	end := l.Sim.Now() + ms
+	if !l.started {
+		l.Sim.RunUntil(l.TopicReady, ms)
+	}
+	if rest := end - l.Sim.Now(); rest > 0 {
+		l.Sim.RunFor(rest)
+	}
+}
 
 // Skip jumps the clock ahead (to watch retention), ticking machines once.
+// Every clock jumps together, so the controller sees no heartbeat for the
+// whole jump and fences the brokers until they heartbeat again, as it
+// would after the cluster froze for that long.
 func (l *Lab) Skip(ms int64) { l.Sim.Jump(ms) }
 
 // Now is the virtual time in Unix ms.
 func (l *Lab) Now() int64 { return l.Sim.Now() }
 
-// History is the most recent events, oldest first.
-func (l *Lab) History() []sim.Observed { return l.history }
-
 // Consumed is the most recent records the consumer read, oldest first.
-func (l *Lab) Consumed() []core.RecordConsumed { return l.consumed }
+func (l *Lab) Consumed() []core.RecordConsumed { return last(l.hist.consumed, l.hist.keep) }
 
-// Acked is the most recent records the broker acknowledged, oldest first.
-func (l *Lab) Acked() []core.RecordAcked { return l.acked }
+// Acked is the most recent records a producer saw acknowledged, oldest
+// first (offset -1 with acks=0).
+func (l *Lab) Acked() []core.RecordAcked { return last(l.hist.acked, l.hist.keep) }
 
 // AdminError is the error of the topic creation, if it failed.
 func (l *Lab) AdminError() error { return l.admin.Err() }
+
+// open opens server id on store (a restart), with the configuration it
+// first had.
+func (l *Lab) open(id core.NodeID, store storage.Store) core.Machine {
+	srv, err := server.Open(l.scfgs[id], store)
+	if err != nil {
+		return nil // the sim records a StorageFailed and the broker stays down
+	}
+	l.servers[id] = srv
+	if id == l.ids[0] {
+		l.Broker = srv.Broker()
+	}
+	return srv
+}

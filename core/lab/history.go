@@ -1,0 +1,263 @@
+package lab
+
+import (
+	"strconv"
+
+	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/core/client"
+	"github.com/streamlab/streamlab/core/sim"
+)
+
+// history sorts the sim's events for people: the notable ones (what a
+// learner should read: elections, fencing, leaders, ISR, appends, acks,
+// faults) and the wire (every message, metadata entries, lost messages).
+//
+// A cluster reports some facts several times: every controller voter emits
+// the records it applies (a broker fenced, a new leader, an ISR), a leader
+// emits the ISR its AlterPartition got back, each broker emits its own role.
+// history keeps each fact once, by what identifies it (a partition's leader
+// epoch and partition epoch, a broker's fenced state, a controller epoch),
+// so the order and the times stay those of the first voter to apply it.
+type history struct {
+	keep, keepWire int
+	notable        []sim.Observed
+	wire           []sim.Observed
+	consumed       []core.RecordConsumed
+	acked          []core.RecordAcked
+	// How many events each list got so far (they keep only the newest).
+	notableN, wireN uint64
+
+	topics      map[string]bool
+	leaderEpoch map[tpKey]int32
+	partEpoch   map[tpKey]int32
+	registered  map[[2]int64]bool // broker, epoch
+	fenced      map[core.NodeID]fenceState
+	controllers map[int64]bool // epochs elected
+	resigned    map[[2]int64]bool
+	roles       map[roleKey]roleState
+	repeats     map[string]int64 // a failure's text -> when it was last kept
+}
+
+type tpKey struct {
+	topic     string
+	partition int32
+}
+
+type fenceState struct {
+	epoch  int64
+	fenced bool
+}
+
+type roleKey struct {
+	node core.NodeID
+	tpKey
+}
+
+type roleState struct {
+	role  string
+	epoch int32
+}
+
+// repeatWindowMs: the same failure (same node, API, partition and error)
+// is kept once per this much virtual time; a broken cluster retries a lot.
+const repeatWindowMs = 5000
+
+func (h *history) init(keep, keepWire int) {
+	h.keep, h.keepWire = keep, keepWire
+	h.topics = map[string]bool{}
+	h.leaderEpoch = map[tpKey]int32{}
+	h.partEpoch = map[tpKey]int32{}
+	h.registered = map[[2]int64]bool{}
+	h.fenced = map[core.NodeID]fenceState{}
+	h.controllers = map[int64]bool{}
+	h.resigned = map[[2]int64]bool{}
+	h.roles = map[roleKey]roleState{}
+	h.repeats = map[string]int64{}
+}
+
+type ack struct {
+	core.RecordAcked
+	acks client.Acks
+}
+
+// maxAcked bounds the acknowledged records CheckAcked verifies.
+const maxAcked = 100000
+
+// Replicated is a follower's RecordsAppended: it copied records it fetched
+// from Leader. (The broker reports both kinds of append alike; the lab tells
+// them apart when they happen, by the broker's role then.)
+type Replicated struct {
+	core.RecordsAppended
+	Leader int32
+}
+
+func (l *Lab) observe(o sim.Observed) {
+	h := &l.hist
+	if e, ok := o.Event.(core.RecordsAppended); ok {
+		if srv := l.servers[o.Node]; srv != nil {
+			if info, ok := srv.Broker().Partition(e.Topic, e.Partition); ok && info.Leader != int32(o.Node) {
+				o.Event = Replicated{RecordsAppended: e, Leader: info.Leader}
+			}
+		}
+	}
+	switch ev := o.Event.(type) {
+	case core.RecordConsumed:
+		h.consumed = keepLast(append(h.consumed, ev), h.keep)
+	case core.RecordAcked:
+		h.acked = keepLast(append(h.acked, ev), h.keep)
+		if a, ok := l.AcksOf(o.Node); ok && ev.Offset >= 0 && len(l.acked) < maxAcked {
+			l.acked = append(l.acked, ack{ev, a})
+		}
+	}
+	if l.notable(o) {
+		h.notable = keepLast(append(h.notable, o), h.keep)
+		h.notableN++
+	} else {
+		h.wire = keepLast(append(h.wire, o), h.keepWire)
+		h.wireN++
+	}
+}
+
+// notable reports whether an event is news for a learner, remembering
+// what it has seen.
+func (l *Lab) notable(o sim.Observed) bool {
+	h := &l.hist
+	switch o.Event.(type) {
+	case core.MessageSent, core.MessageDelivered, core.MessageDropped, core.MessageDuplicated, core.MetadataApplied:
+		return false
+	case core.BrokerRegistered, core.BrokerFenced, core.BrokerUnfenced, core.PartitionLeaderChanged:
+		// Records of the metadata log, emitted by every voter that
+		// applies them, a restarted one replaying its log too: the
+		// quorum leader's are the news.
+		if !l.quorumLeader(o.Node) {
+			return false
+		}
+	}
+	switch e := o.Event.(type) {
+	case core.TopicCreated:
+		if h.topics[e.Topic] {
+			return false
+		}
+		h.topics[e.Topic] = true
+	case core.TopicDeleted:
+		if !h.topics[e.Topic] {
+			return false
+		}
+		delete(h.topics, e.Topic)
+	case core.PartitionLeaderChanged:
+		k := tpKey{e.Topic, e.Partition}
+		if last, ok := h.leaderEpoch[k]; ok && e.LeaderEpoch <= last {
+			return false
+		}
+		h.leaderEpoch[k] = e.LeaderEpoch
+	case core.IsrChanged:
+		k := tpKey{e.Topic, e.Partition}
+		if last, ok := h.partEpoch[k]; ok && e.PartitionEpoch <= last {
+			return false
+		}
+		h.partEpoch[k] = e.PartitionEpoch
+	case core.BrokerRegistered:
+		k := [2]int64{int64(e.Broker), e.Epoch}
+		if h.registered[k] {
+			return false
+		}
+		h.registered[k] = true
+		h.fenced[e.Broker] = fenceState{e.Epoch, true}
+	case core.BrokerFenced:
+		st := fenceState{e.Epoch, true}
+		if h.fenced[e.Broker] == st {
+			return false
+		}
+		h.fenced[e.Broker] = st
+	case core.BrokerUnfenced:
+		st := fenceState{e.Epoch, false}
+		if h.fenced[e.Broker] == st {
+			return false
+		}
+		h.fenced[e.Broker] = st
+	case core.ControllerElected:
+		if h.controllers[e.Epoch] {
+			return false
+		}
+		h.controllers[e.Epoch] = true
+	case core.ControllerResigned:
+		k := [2]int64{int64(e.Controller), e.Epoch}
+		if h.resigned[k] {
+			return false
+		}
+		h.resigned[k] = true
+	case core.ReplicaRoleChanged:
+		k := roleKey{o.Node, tpKey{e.Topic, e.Partition}}
+		st := roleState{e.Role, e.LeaderEpoch}
+		if h.roles[k] == st {
+			return false
+		}
+		h.roles[k] = st
+	case core.HighWatermarkAdvanced:
+		// Followers learn the high watermark from the leader: the
+		// leader's advance is the news.
+		srv := l.servers[o.Node]
+		if srv == nil {
+			return false
+		}
+		info, ok := srv.Broker().Partition(e.Topic, e.Partition)
+		return ok && info.Leader == int32(o.Node)
+	case core.RequestFailed:
+		return h.fresh(o, e.API+e.Topic+itoa32(e.Partition)+e.Error)
+	case core.ProduceRetried:
+		return h.fresh(o, "retry"+e.Topic+itoa32(e.Partition)+e.Error)
+	case core.ConsumeFailed:
+		return h.fresh(o, "consume"+e.Topic+itoa32(e.Partition)+e.Error)
+	}
+	return true
+}
+
+// quorumLeader reports whether node runs the voter that leads the quorum,
+// as it believes.
+func (l *Lab) quorumLeader(node core.NodeID) bool {
+	srv := l.servers[node]
+	if srv == nil || srv.Controller() == nil {
+		return false
+	}
+	return srv.Controller().Leader() == node
+}
+
+// fresh reports whether a failure is not a repeat of one kept less than
+// repeatWindowMs ago.
+func (h *history) fresh(o sim.Observed, what string) bool {
+	k := itoa32(int32(o.Node)) + "/" + what
+	if last, ok := h.repeats[k]; ok && o.Time-last < repeatWindowMs {
+		return false
+	}
+	h.repeats[k] = o.Time
+	return true
+}
+
+func itoa32(n int32) string { return strconv.Itoa(int(n)) }
+
+// keepLast bounds a history: past 2n entries it keeps the newest n (last
+// reads the newest n), so that appending stays cheap.
+func keepLast[T any](s []T, n int) []T {
+	if len(s) > 2*n {
+		return append(s[:0:0], s[len(s)-n:]...)
+	}
+	return s
+}
+
+func last[T any](s []T, n int) []T { return s[max(0, len(s)-n):] }
+
+// History is the most recent notable events, oldest first: each fact of
+// the cluster once (see history), without the messages.
+func (l *Lab) History() []sim.Observed { return last(l.hist.notable, l.hist.keep) }
+
+// Version counts the notable events so far: what the page shows of the
+// cluster changes only with them, so a view can redraw only when it moves.
+// WireVersion counts the others (messages, metadata entries).
+func (l *Lab) Version() uint64 { return l.hist.notableN }
+
+// WireVersion counts the events that are not notable (see Version).
+func (l *Lab) WireVersion() uint64 { return l.hist.wireN }
+
+// Wire is the most recent messages sent, delivered, lost or duplicated,
+// and metadata log entries applied, oldest first.
+func (l *Lab) Wire() []sim.Observed { return last(l.hist.wire, l.hist.keepWire) }
