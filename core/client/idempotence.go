@@ -273,10 +273,28 @@ func (p *Producer) sequence(b *batch) bool {
 	}
 	// No sequence of the new id while batches of an earlier one are in
 	// flight to the partition: sequence 0 could overtake them.
+	unresolved := 0
 	for _, o := range p.inflight {
 		if o.tp == b.tp && o.seq != nil && o.seq.gen != s.gen {
 			return false
 		}
+		if o.tp == b.tp && o.seq != nil {
+			unresolved++
+		}
+	}
+	// Nor more than max.in.flight batches of a partition whose outcome is
+	// unknown, wherever they went: the broker remembers the last 5 batches
+	// of a producer, and a retry older than those would be refused as out
+	// of order although it is in the log. In flight to an old leader
+	// counts too (the per-connection limit alone lets a new leader get 5
+	// more while the old ones are unanswered).
+	for _, o := range p.queues[b.tp] {
+		if o.seq != nil && o.seq.gen == s.gen {
+			unresolved++
+		}
+	}
+	if unresolved >= min(p.cfg.MaxInFlight, maxInFlightForIdempotence) {
+		return false
 	}
 	ps := s.part(b.tp)
 	b.seq = &batchSeq{gen: s.gen, id: s.id, epoch: s.epoch, base: ps.next}

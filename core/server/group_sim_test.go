@@ -278,13 +278,7 @@ func TestFailoverGroups(t *testing.T) {
 			t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 				t.Parallel()
 				c, res, violations := runGroupSim(t, seed)
-				// Known bug, not yet a failure: after a leader change the
-				// idempotent producer can still write a batch twice (seed 11:
-				// a retry older than the broker's last 5 batches of the
-				// producer is refused OUT_OF_ORDER_SEQUENCE_NUMBER and resent
-				// under a new producer id). duplicates= in the summary line
-				// counts them; the README and the issue say so.
-				bad := res.lost > 0 || res.violations > 0
+				bad := res.lost > 0 || res.duplicates > 0 || res.violations > 0
 				for _, g := range groupSims {
 					bad = bad || res.groupViolations[g.group] > 0 ||
 						(g.noMissing && res.missing[g.group] > 0) || (g.noDuplicate && res.duplicate[g.group] > 0)
