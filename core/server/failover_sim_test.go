@@ -46,6 +46,16 @@ type simResult struct {
 	seeds, faults, acked, lost, duplicates, violations, seedsWithLoss int
 }
 
+func (r *simResult) add(o simResult) {
+	r.seeds += o.seeds
+	r.faults += o.faults
+	r.acked += o.acked
+	r.lost += o.lost
+	r.duplicates += o.duplicates
+	r.violations += o.violations
+	r.seedsWithLoss += o.seedsWithLoss
+}
+
 func (r simResult) simLine(name string) string {
 	return fmt.Sprintf("sim: config=%s seeds=%d faults=%d acked=%d lost=%d duplicates=%d violations=%d",
 		name, r.seeds, r.faults, r.acked, r.lost, r.duplicates, r.violations)
@@ -185,13 +195,7 @@ func runSeeds(t *testing.T, config string, run func(t *testing.T, seed uint64) s
 				res := run(t, seed)
 				mu.Lock()
 				defer mu.Unlock()
-				total.seeds++
-				total.faults += res.faults
-				total.acked += res.acked
-				total.lost += res.lost
-				total.duplicates += res.duplicates
-				total.violations += res.violations
-				total.seedsWithLoss += res.seedsWithLoss
+				total.add(res)
 			})
 		}
 	})

@@ -51,8 +51,8 @@ const (
 
 // groupResult adds up runs.
 type groupResult struct {
-	seeds, faults, acked, lost, duplicates, violations int
-	groupViolations, missing, duplicate                map[string]int
+	simResult
+	groupViolations, missing, duplicate map[string]int
 }
 
 func (r groupResult) line(g groupSim) string {
@@ -161,7 +161,7 @@ func runGroupSim(t *testing.T, seed uint64) (*cluster, groupResult, []string) {
 	brokers.Stop()
 	consumers.Stop()
 	c.s.HealAll()
-	res := groupResult{seeds: 1, faults: brokers.Faults() + consumers.Faults(),
+	res := groupResult{simResult: simResult{seeds: 1, faults: brokers.Faults() + consumers.Faults()},
 		groupViolations: map[string]int{}, missing: map[string]int{}, duplicate: map[string]int{}}
 	// Quiet: everything heals; the at-least-once group must catch up.
 	for waited := int64(0); waited < groupRecoveryMs; waited += 1000 {
@@ -290,12 +290,7 @@ func TestFailoverGroups(t *testing.T) {
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				total.seeds++
-				total.faults += res.faults
-				total.acked += res.acked
-				total.lost += res.lost
-				total.duplicates += res.duplicates
-				total.violations += res.violations
+				total.add(res.simResult)
 				for _, g := range groupSims {
 					total.groupViolations[g.group] += res.groupViolations[g.group]
 					total.missing[g.group] += res.missing[g.group]
