@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +82,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "streamlab: warning: %v (build it with `make wasm`)\n", err)
 	}
 	logger := log.New(stderr, "streamlab: ", log.LstdFlags)
+	stopProfile, err := startCPUProfile(os.Getenv("STREAMLAB_CPUPROFILE"))
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 
 	var kafka *kafkaNode
 	if *kafkaAddr != "" {
@@ -317,6 +323,27 @@ func (k *kafkaNode) close() error {
 	}
 	k.unlock()
 	return err
+}
+
+// startCPUProfile writes a CPU profile to path (if not empty) until the
+// returned function is called: a hidden hook for measuring the node
+// (STREAMLAB_CPUPROFILE=path), written on shutdown.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("STREAMLAB_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("STREAMLAB_CPUPROFILE: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // defaultDataDir is a folder under the user's cache directory

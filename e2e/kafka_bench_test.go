@@ -39,6 +39,15 @@ import (
 // promise (p50-ms, p99-ms). Produce hands all b.N records to kgo as fast as it
 // takes them, so that latency is the latency under saturating load: mostly
 // the time a record waits in kgo's buffer behind the ones before it.
+//
+// To see where the node spends its time, set STREAMLAB_CPUPROFILE=path: the
+// node writes a CPU profile there when it stops. Every start of the node
+// (each target of each benchmark function) overwrites it, so profile one
+// benchmark at a time:
+//
+//	STREAMLAB_CPUPROFILE=/tmp/node.prof STREAMLAB_BIN=$PWD/bin/streamlab \
+//	  go test -run '^$' -bench 'KafkaProduce/target=streamlab/value=1KiB' -benchtime=200000x ./e2e/
+//	go tool pprof -top bin/streamlab /tmp/node.prof
 
 // kafkaBenchTargets are the brokers the benchmarks compare, in output order.
 var kafkaBenchTargets = []string{"streamlab", "kfake"}

@@ -126,24 +126,35 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 	maxTs := h.MaxTimestamp
 	switch codec := record.CompressionOf(h.Attributes); codec {
 	case record.None, record.Gzip:
-		recs, err := record.Records(h)
-		if err != nil {
-			return 0, kafkaError(err), err.Error()
-		}
+		// The first record that fails a check below decides the answer,
+		// unless the batch itself is invalid (Each's error comes first).
+		var bad *kerr.Error
+		var badMsg string
+		compacts := tc.log.CleanupPolicy.Compacts()
 		maxTs = -1
-		for _, r := range recs {
-			if r.Key == nil && tc.log.CleanupPolicy.Compacts() {
+		err := record.Each(h, func(r *kmsg.Record) {
+			if bad != nil {
+				return
+			}
+			if r.Key == nil && compacts {
 				// LogValidator.validateKey: compaction keeps the latest
 				// record per key; a record without one cannot be kept.
-				return 0, kerr.InvalidRecord, fmt.Sprintf("Compacted topic cannot accept message without key in topic partition %s-%d.", topic, rp.Partition)
+				bad, badMsg = kerr.InvalidRecord, fmt.Sprintf("Compacted topic cannot accept message without key in topic partition %s-%d.", topic, rp.Partition)
+				return
 			}
-			ts := record.RecordTimestamp(h, r)
+			ts := record.RecordTimestamp(h, *r)
 			maxTs = max(maxTs, ts)
 			if !tc.logAppendTime {
 				if e := n.checkTimestamp(tc, ts); e != "" {
-					return 0, kerr.InvalidTimestamp, e
+					bad, badMsg = kerr.InvalidTimestamp, e
 				}
 			}
+		})
+		if err != nil {
+			return 0, kafkaError(err), err.Error()
+		}
+		if bad != nil {
+			return 0, bad, badMsg
 		}
 	case record.Snappy, record.LZ4, record.Zstd:
 		// Stored as sent: Streamlab cannot decompress these yet, so only

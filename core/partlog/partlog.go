@@ -99,6 +99,7 @@ type Batch struct {
 }
 
 type segment struct {
+	name    string // its store object, l.segName(base), once appended to
 	base    int64
 	next    int64 // offset after the last batch (== base when empty)
 	size    int64
@@ -346,7 +347,10 @@ func (l *Log) appendAt(raw []byte, h kmsg.RecordBatch, base, now int64) (rolled 
 	seg.next = last + 1
 	seg.size += int64(len(raw))
 	l.size += int64(len(raw))
-	l.writes = append(l.writes, storage.Write{Op: storage.OpAppend, Name: l.segName(seg.base), Data: raw})
+	if seg.name == "" {
+		seg.name = l.segName(seg.base) // formatted once, not per append
+	}
+	l.writes = append(l.writes, storage.Write{Op: storage.OpAppend, Name: seg.name, Data: raw})
 	return rolled
 }
 
@@ -376,26 +380,40 @@ var ErrOffsetOutOfRange = kerr.OffsetOutOfRange
 // exceeded, except that with minOne the first batch is returned even if it is
 // larger than maxBytes so that a consumer can always make progress (KIP-74).
 // Reading at the log end returns nothing.
+//
+// A single batch is returned as stored, without a copy (a producer's batches
+// are often as large as a fetch's limit): the result must not be modified.
+// Stored batches never are, so it stays valid after later appends,
+// truncations, retention and compaction.
 func (l *Log) Read(offset, upTo int64, maxBytes int, minOne bool) ([]byte, error) {
 	if offset < l.logStart || offset > l.LogEndOffset() {
 		return nil, ErrOffsetOutOfRange
 	}
 	// Two passes: pick the batches, then copy them into one buffer of the
 	// right size (a 1 MiB fetch would otherwise reallocate as it grows).
+	var first []byte
 	var picked []Batch
 	size := 0
 	l.Batches(offset, func(b Batch) bool {
 		if b.Last >= upTo || (size+len(b.Raw) > maxBytes && !(minOne && size == 0)) {
 			return false
 		}
-		picked = append(picked, b)
+		if first == nil {
+			first = b.Raw
+		} else {
+			picked = append(picked, b)
+		}
 		size += len(b.Raw)
 		return true
 	})
-	if size == 0 {
+	switch {
+	case size == 0:
 		return nil, nil
+	case len(picked) == 0:
+		return first[:len(first):len(first)], nil
 	}
 	out := make([]byte, 0, size)
+	out = append(out, first...)
 	for _, b := range picked {
 		out = append(out, b.Raw...)
 	}

@@ -3,8 +3,12 @@ package record
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"math"
+	"reflect"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -62,6 +66,7 @@ func FuzzParseBatch(f *testing.F) {
 			}
 			StoredRecords(h)
 			recs, err := Records(h)
+			checkEach(t, h, recs, err)
 			if err != nil {
 				continue
 			}
@@ -121,6 +126,7 @@ func FuzzRecords(f *testing.F) {
 			}
 		}
 		recs, err := Records(h)
+		checkEach(t, h, recs, err)
 		if err != nil {
 			return
 		}
@@ -128,5 +134,96 @@ func FuzzRecords(f *testing.F) {
 			t.Fatalf("%d records, count %d, last delta %d", len(recs), num, last)
 		}
 		checkRebuild(t, h, recs)
+	})
+}
+
+// checkEach expects Each to agree with Records (recs, err) and with the
+// reference implementation below, which builds the slice first and checks
+// offset deltas after every record decoded (Records before Each existed).
+func checkEach(t *testing.T, h kmsg.RecordBatch, recs []kmsg.Record, err error) {
+	t.Helper()
+	var got []kmsg.Record
+	eachErr := Each(h, func(r *kmsg.Record) { got = append(got, *r) })
+	ref, refErr := referenceRecords(h)
+	if fmt.Sprint(err) != fmt.Sprint(refErr) || fmt.Sprint(eachErr) != fmt.Sprint(refErr) {
+		t.Fatalf("errors: Records %v, Each %v, reference %v", err, eachErr, refErr)
+	}
+	if refErr == nil && (!reflect.DeepEqual(recs, ref) || !reflect.DeepEqual(got, ref)) {
+		t.Fatalf("records differ:\nRecords   %+v\nEach      %+v\nreference %+v", recs, got, ref)
+	}
+}
+
+func referenceRecords(b kmsg.RecordBatch) ([]kmsg.Record, error) {
+	if b.NumRecords <= 0 {
+		return nil, invalid("invalid reported count for record batch: %d", b.NumRecords)
+	}
+	if int64(b.LastOffsetDelta)+1 != int64(b.NumRecords) {
+		return nil, invalid("inconsistent batch offset range: lastOffsetDelta %d and count of records %d", b.LastOffsetDelta, b.NumRecords)
+	}
+	data := b.Records
+	switch c := CompressionOf(b.Attributes); c {
+	case None:
+	case Gzip:
+		var err error
+		if data, err = gunzip(data, MaxUncompressedBytes); err != nil {
+			return nil, err
+		}
+	case Snappy, LZ4, Zstd:
+		return nil, &Error{Code: kerr.UnsupportedCompressionType, Reason: c.String() + " compression is not supported by Streamlab"}
+	default:
+		return nil, corrupt("unknown compression type id %d", int8(c))
+	}
+	n := int(b.NumRecords)
+	if n > len(data)/minRecordSize {
+		return nil, invalid("%d records cannot fit in %d bytes", n, len(data))
+	}
+	recs := make([]kmsg.Record, n)
+	r := reader{b: data}
+	for i := range recs {
+		if err := r.record(&recs[i]); err != nil {
+			return nil, invalid("record %d: %v", i, err)
+		}
+	}
+	if len(r.b) != 0 {
+		return nil, invalid("incorrect declared batch size, %d bytes remain after %d records", len(r.b), n)
+	}
+	for i := range recs {
+		if recs[i].OffsetDelta != int32(i) {
+			return nil, invalid("record %d has offset delta %d, want %d", i, recs[i].OffsetDelta, i)
+		}
+	}
+	return recs, nil
+}
+
+// FuzzVarint checks reader.varint and reader.varlong, which take short
+// values by hand, against encoding/binary: same value, error and rest.
+func FuzzVarint(f *testing.F) {
+	for _, s := range [][]byte{{}, {0}, {1}, {0x7f}, {0x80}, {0x80, 0}, {0xc8, 1}, {0xff, 0xff, 0xff, 0xff, 0x0f},
+		{0xff, 0xff, 0xff, 0xff, 0x1f}, {0xff, 0xff, 0xff, 0xff, 0xff, 1}, bytes.Repeat([]byte{0xff}, 11)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := reader{b: b}
+		got, err := r.varint()
+		u, n := binary.Uvarint(b)
+		switch {
+		case n <= 0 || n > 5 || u > math.MaxUint32:
+			if err == nil {
+				t.Fatalf("varint % x: %d, want an error", b, got)
+			}
+		case err != nil || got != int32(uint32(u)>>1)^-int32(u&1) || len(r.b) != len(b)-n:
+			t.Fatalf("varint % x: %d, %v, %d left; binary: %d, %d bytes", b, got, err, len(r.b), u, n)
+		}
+		r = reader{b: b}
+		got64, err := r.varlong()
+		v, n := binary.Varint(b)
+		switch {
+		case n <= 0:
+			if err == nil {
+				t.Fatalf("varlong % x: %d, want an error", b, got64)
+			}
+		case err != nil || got64 != v || len(r.b) != len(b)-n:
+			t.Fatalf("varlong % x: %d, %v, %d left; binary: %d, %d bytes", b, got64, err, len(r.b), v, n)
+		}
 	})
 }

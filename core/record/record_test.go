@@ -486,3 +486,23 @@ func TestErrorShape(t *testing.T) {
 		t.Fatal("plain error matches ErrTruncated")
 	}
 }
+
+// BenchmarkEach validates a 1 MB producer batch of 100-byte values, as the
+// broker does for every produced batch (records/s).
+func BenchmarkEach(b *testing.B) {
+	recs := make([]Record, 8000)
+	for i := range recs {
+		recs[i] = Record{Timestamp: 1000 + int64(i%3), Value: bytes.Repeat([]byte{'v'}, 100)}
+	}
+	h, _, err := ParseBatch(Build(Batch{Records: recs}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(h.Records)))
+	for b.Loop() {
+		if err := Each(h, func(*kmsg.Record) {}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")
+}

@@ -44,22 +44,51 @@ const minRecordSize = 7
 // Key, Value and header values alias the batch's Records bytes (or the
 // decompressed buffer); a null key or value is nil, an empty one is non-nil.
 func Records(b kmsg.RecordBatch) ([]kmsg.Record, error) {
-	if b.NumRecords <= 0 {
-		return nil, invalid("invalid reported count for record batch: %d", b.NumRecords)
-	}
-	if int64(b.LastOffsetDelta)+1 != int64(b.NumRecords) {
-		return nil, invalid("inconsistent batch offset range: lastOffsetDelta %d and count of records %d", b.LastOffsetDelta, b.NumRecords)
-	}
-	recs, err := decode(b)
+	var recs []kmsg.Record
+	err := each(b, func(n int) { recs = make([]kmsg.Record, 0, n) }, func(r *kmsg.Record) { recs = append(recs, *r) })
 	if err != nil {
 		return nil, err
 	}
-	for i := range recs {
-		if recs[i].OffsetDelta != int32(i) {
-			return nil, invalid("record %d has offset delta %d, want %d", i, recs[i].OffsetDelta, i)
-		}
-	}
 	return recs, nil
+}
+
+// Each is Records without the slice: it makes the same checks and returns
+// the same error, calling fn with each record, in order, as it is decoded.
+// fn sees records before the batch is known to be valid, so act on what it
+// saw only if Each returns nil; r is reused from one call to the next (copy
+// *r to keep it). A broker validating a 1 MB produce batch of small records
+// is spared allocating (and zeroing) a kmsg.Record for each.
+func Each(b kmsg.RecordBatch, fn func(r *kmsg.Record)) error {
+	return each(b, func(int) {}, fn)
+}
+
+// each implements Records and Each: start gets the record count once it is
+// known to fit in the batch.
+func each(b kmsg.RecordBatch, start func(n int), fn func(r *kmsg.Record)) error {
+	if b.NumRecords <= 0 {
+		return invalid("invalid reported count for record batch: %d", b.NumRecords)
+	}
+	if int64(b.LastOffsetDelta)+1 != int64(b.NumRecords) {
+		return invalid("inconsistent batch offset range: lastOffsetDelta %d and count of records %d", b.LastOffsetDelta, b.NumRecords)
+	}
+	// The offset deltas are checked once every record has decoded: a
+	// malformed record anywhere is reported before a wrong delta.
+	bad, badDelta := -1, int32(0)
+	i := 0
+	err := decodeEach(b, start, func(r *kmsg.Record) {
+		if r.OffsetDelta != int32(i) && bad < 0 {
+			bad, badDelta = i, r.OffsetDelta
+		}
+		fn(r)
+		i++
+	})
+	if err != nil {
+		return err
+	}
+	if bad >= 0 {
+		return invalid("record %d has offset delta %d, want %d", bad, badDelta, bad)
+	}
+	return nil
 }
 
 // StoredRecords decodes the records of a batch read from a log or a fetch
@@ -92,37 +121,51 @@ func StoredRecords(b kmsg.RecordBatch) ([]kmsg.Record, error) {
 // size. Kafka throws InvalidRecordException for all of these, so
 // INVALID_RECORD.
 func decode(b kmsg.RecordBatch) ([]kmsg.Record, error) {
+	var recs []kmsg.Record
+	err := decodeEach(b, func(n int) { recs = make([]kmsg.Record, 0, n) }, func(r *kmsg.Record) { recs = append(recs, *r) })
+	if err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// decodeEach is decode calling fn with each record (r is reused) instead of
+// returning them; start gets the record count once it is known to fit.
+func decodeEach(b kmsg.RecordBatch, start func(n int), fn func(r *kmsg.Record)) error {
 	data := b.Records
 	switch c := CompressionOf(b.Attributes); c {
 	case None:
 	case Gzip:
 		var err error
 		if data, err = gunzip(data, MaxUncompressedBytes); err != nil {
-			return nil, err
+			return err
 		}
 	case Snappy, LZ4, Zstd:
-		return nil, &Error{Code: kerr.UnsupportedCompressionType, Reason: c.String() + " compression is not supported by Streamlab"}
+		return &Error{Code: kerr.UnsupportedCompressionType, Reason: c.String() + " compression is not supported by Streamlab"}
 	default:
 		// CompressionType.forId throws IllegalArgumentException for ids
 		// 5..7; the batch is garbage, so CORRUPT_MESSAGE.
-		return nil, corrupt("unknown compression type id %d", int8(c))
+		return corrupt("unknown compression type id %d", int8(c))
 	}
 
 	n := int(b.NumRecords)
 	if n > len(data)/minRecordSize {
-		return nil, invalid("%d records cannot fit in %d bytes", n, len(data))
+		return invalid("%d records cannot fit in %d bytes", n, len(data))
 	}
-	recs := make([]kmsg.Record, n)
+	start(n)
 	r := reader{b: data}
-	for i := range recs {
-		if err := r.record(&recs[i]); err != nil {
-			return nil, invalid("record %d: %v", i, err)
+	var rec kmsg.Record
+	for i := range n {
+		rec = kmsg.Record{}
+		if err := r.record(&rec); err != nil {
+			return invalid("record %d: %v", i, err)
 		}
+		fn(&rec)
 	}
 	if len(r.b) != 0 {
-		return nil, invalid("incorrect declared batch size, %d bytes remain after %d records", len(r.b), n)
+		return invalid("incorrect declared batch size, %d bytes remain after %d records", len(r.b), n)
 	}
-	return recs, nil
+	return nil
 }
 
 // gunzip inflates a gzip records section of at most limit bytes. A stream
@@ -153,7 +196,25 @@ var (
 // reader reads Kafka's zig-zag varints (ByteUtils.readVarint/readVarlong).
 type reader struct{ b []byte }
 
+// varint and varlong take one-byte values (most record fields) first, and
+// varint two-byte ones next: validating a produced batch decodes every
+// record, and this is most of it.
 func (r *reader) varint() (int32, error) {
+	if len(r.b) > 0 && r.b[0] < 0x80 {
+		v := int32(r.b[0])
+		r.b = r.b[1:]
+		return v>>1 ^ -(v & 1), nil
+	}
+	return r.varintLong()
+}
+
+func (r *reader) varintLong() (int32, error) {
+	if len(r.b) > 1 && r.b[0] >= 0x80 && r.b[1] < 0x80 {
+		// Two bytes: record sizes, value lengths, offset deltas past 63.
+		v := int32(r.b[0]&0x7f) | int32(r.b[1])<<7
+		r.b = r.b[2:]
+		return v>>1 ^ -(v & 1), nil
+	}
 	u, n := binary.Uvarint(r.b)
 	// ByteUtils.readVarint reads at most 5 bytes.
 	if n <= 0 || n > 5 || u > math.MaxUint32 {
@@ -168,6 +229,15 @@ func (r *reader) varint() (int32, error) {
 }
 
 func (r *reader) varlong() (int64, error) {
+	if len(r.b) > 0 && r.b[0] < 0x80 {
+		v := int64(r.b[0])
+		r.b = r.b[1:]
+		return v>>1 ^ -(v & 1), nil
+	}
+	return r.varlongLong()
+}
+
+func (r *reader) varlongLong() (int64, error) {
 	v, n := binary.Varint(r.b)
 	if n <= 0 {
 		if n == 0 {

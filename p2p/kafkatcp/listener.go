@@ -35,12 +35,14 @@ package kafkatcp
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -350,7 +352,6 @@ type conn struct {
 	nc   net.Conn
 	id   core.NodeID
 	resp chan core.Envelope
-	wbuf []byte
 }
 
 func (c *conn) logf(format string, args ...any) {
@@ -373,43 +374,101 @@ func (c *conn) serve() {
 	defer h.Unregister(c.id)
 	br := bufio.NewReaderSize(c.nc, 16<<10)
 	for {
-		frame, err := c.readFrame(br)
+		frame, pooled, err := c.readFrame(br)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNRESET) {
 				c.logf("%v", err)
 			}
 			return
 		}
-		if !c.handle(frame) {
+		if !c.handle(frame, pooled) {
 			return
 		}
 	}
 }
 
+// Frame and response buffers. A frame up to smallFrame bytes gets a buffer
+// of its own; a larger one is read into a buffer from bufs, as is every
+// response, and the buffer goes back once the machine is done with the
+// request and the response is written. Without that, each of a producer's
+// megabyte requests and a consumer's multi-megabyte fetch responses would
+// allocate, zero and (growing as it arrives or is encoded) copy its size
+// several times. Pooled buffers are shared by all connections and dropped by
+// the garbage collector when unused, so idle connections hold none.
+const (
+	smallFrame = 64 << 10
+	maxPooled  = 16 << 20 // larger buffers (a 50 MB fetch) are not kept
+)
+
+var bufs sync.Pool // of *[]byte, each with cap in [smallFrame, maxPooled]
+
+func getBuf() []byte {
+	if b, ok := bufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return nil
+}
+
+func putBuf(b []byte) {
+	if cap(b) >= smallFrame && cap(b) <= maxPooled {
+		b = b[:0]
+		bufs.Put(&b)
+	}
+}
+
+// responseSize is about the size of resp encoded, so that a large fetch
+// response is encoded without growing its buffer as it goes.
+func responseSize(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 64
+	for _, t := range f.Topics {
+		n += 64 + len(t.Topic)
+		for _, p := range t.Partitions {
+			n += 128 + len(p.RecordBatches) + 32*len(p.AbortedTransactions)
+		}
+	}
+	return n
+}
+
 // readFrame reads one size-prefixed request frame: the idle timeout applies
-// until its first byte, FrameTimeout to the rest.
-func (c *conn) readFrame(br *bufio.Reader) ([]byte, error) {
+// until its first byte, FrameTimeout to the rest. pooled is the buffer from
+// bufs that holds the frame (nil for a small frame, which has a buffer of
+// its own): the caller puts it back once nothing refers to the frame.
+func (c *conn) readFrame(br *bufio.Reader) (frame, pooled []byte, err error) {
 	cfg := &c.l.cfg
 	var prefix [4]byte
 	c.nc.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
 	if _, err := io.ReadFull(br, prefix[:1]); err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, fmt.Errorf("idle for connections.max.idle.ms=%d: closing", cfg.IdleTimeout.Milliseconds())
+			return nil, nil, fmt.Errorf("idle for connections.max.idle.ms=%d: closing", cfg.IdleTimeout.Milliseconds())
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	c.nc.SetReadDeadline(time.Now().Add(cfg.FrameTimeout))
 	if _, err := io.ReadFull(br, prefix[1:]); err != nil {
-		return nil, fmt.Errorf("reading a frame's size: %w", err)
+		return nil, nil, fmt.Errorf("reading a frame's size: %w", err)
 	}
 	// The prefix alone: ErrIncomplete means the size is acceptable.
 	if _, _, err := wire.ReadFrame(prefix[:], cfg.MaxFrameBytes); !errors.Is(err, wire.ErrIncomplete) && err != nil {
-		return nil, fmt.Errorf("%w (socket.request.max.bytes=%d)", err, cfg.MaxFrameBytes)
+		return nil, nil, fmt.Errorf("%w (socket.request.max.bytes=%d)", err, cfg.MaxFrameBytes)
 	}
 	size := int(binary.BigEndian.Uint32(prefix[:]))
-	// Grow the buffer as bytes arrive rather than trusting the prefix.
-	buf := make([]byte, 4, 4+min(size, 64<<10))
+	var buf []byte
+	if size <= smallFrame {
+		buf = make([]byte, 4, 4+size)
+	} else {
+		// Grow the buffer as bytes arrive rather than trusting the
+		// prefix: a pooled buffer costs nothing new, and a fresh one
+		// starts at smallFrame.
+		if buf = getBuf(); buf == nil {
+			buf = make([]byte, 0, 4+smallFrame)
+		}
+		buf = buf[:4]
+	}
 	copy(buf, prefix[:])
 	for len(buf) < 4+size {
 		if len(buf) == cap(buf) {
@@ -417,23 +476,36 @@ func (c *conn) readFrame(br *bufio.Reader) ([]byte, error) {
 			copy(grown, buf)
 			buf = grown
 		}
-		n, err := br.Read(buf[len(buf):cap(buf)])
+		n, err := br.Read(buf[len(buf):min(cap(buf), 4+size)])
 		buf = buf[:len(buf)+n]
 		if err != nil && len(buf) < 4+size {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, fmt.Errorf("reading a %d-byte frame: %w", size, err)
+			return nil, nil, fmt.Errorf("reading a %d-byte frame: %w", size, err)
 		}
 	}
-	frame, _, err := wire.ReadFrame(buf, cfg.MaxFrameBytes)
-	return frame, err
+	frame, _, err = wire.ReadFrame(buf, cfg.MaxFrameBytes)
+	if size > smallFrame {
+		pooled = buf
+	}
+	return frame, pooled, err
 }
 
 // handle decodes and serves one request; false closes the connection.
-func (c *conn) handle(frame []byte) bool {
+// pooled, if not nil, is the buffer from bufs that holds frame.
+func (c *conn) handle(frame, pooled []byte) bool {
 	cfg := &c.l.cfg
 	h := c.l.h
+	if pooled != nil && (len(frame) < 2 || int16(binary.BigEndian.Uint16(frame)) != kmsg.Produce.Int16()) {
+		// The decoded request aliases its frame, and the machine may keep
+		// its byte fields (JoinGroup metadata, say): only a Produce, whose
+		// records the broker copies as it appends them, is decoded in the
+		// pooled buffer; anything else gets a copy of its own.
+		frame = bytes.Clone(frame)
+		putBuf(pooled)
+		pooled = nil
+	}
 	// kmsg may spin on hostile tagged fields (package wire): past the
 	// deadline the connection is closed under the decoder's feet, and its
 	// slot stays taken until the decoder returns.
@@ -475,7 +547,9 @@ func (c *conn) handle(frame []byte) bool {
 		return false
 	}
 	if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
-		return true // Kafka sends no response to acks=0
+		// Kafka sends no response to acks=0. The machine may not have
+		// stepped the request yet, so its buffer is not reused.
+		return true
 	}
 
 	// Requests the machine may hold on purpose get their own wait on top:
@@ -507,16 +581,16 @@ func (c *conn) handle(frame []byte) bool {
 		c.logf("closing: the machine answered correlation id %d with %v", hdr.CorrelationID, out)
 		return false
 	}
-	c.wbuf = wire.AppendResponse(c.wbuf[:0], out.CorrelationID, out.Response)
+	// The machine has stepped the request: its frame can be reused.
+	putBuf(pooled)
+	buf := wire.AppendResponse(slices.Grow(getBuf(), responseSize(out.Response)), out.CorrelationID, out.Response)
 	c.nc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
-	if _, err := c.nc.Write(c.wbuf); err != nil {
+	if _, err := c.nc.Write(buf); err != nil {
 		if !errors.Is(err, net.ErrClosed) {
 			c.logf("writing a response: %v", err)
 		}
 		return false
 	}
-	if cap(c.wbuf) > 64<<10 {
-		c.wbuf = nil // keep small buffers only: a Fetch may have been 50 MB
-	}
+	putBuf(buf)
 	return true
 }

@@ -4,6 +4,7 @@ package kafkatcp
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -340,6 +341,82 @@ func TestFetchLongPoll(t *testing.T) {
 	_, r := c.response(1, 12)
 	if len(r.(*kmsg.FetchResponse).Topics[0].Partitions[0].RecordBatches) == 0 {
 		t.Fatal("the parked fetch came back empty")
+	}
+}
+
+// TestLargeProducesReuseBuffers: produce frames above smallFrame are read
+// into pooled buffers that the next frame reuses, while the broker keeps
+// their records; an acks=0 produce, which has no response to say the
+// machine is done with it, keeps its buffer. Pipelined requests of different
+// sizes and contents, then a fetch of each, must give back exactly what was
+// sent.
+func TestLargeProducesReuseBuffers(t *testing.T) {
+	f := start(t, Config{})
+	c := f.dial()
+	createTopic(c, "t", 1)
+	var sent [][]byte
+	var b []byte
+	acks := []int16{1, 0, 1, 0, -1, 1}
+	for i, size := range []int{200 << 10, 300 << 10, 100 << 10, 300 << 10, 70 << 10, 900 << 10} {
+		value := bytes.Repeat([]byte{byte('a' + i)}, size)
+		req := produceReq(acks[i], "t", "k", string(value))
+		sent = append(sent, req.Topics[0].Partitions[0].Records)
+		b = append(b, c.frame(req)...)
+	}
+	first := c.corr - int32(len(sent)) + 1
+	c.send(b)
+	for i := range sent {
+		if acks[i] == 0 {
+			continue
+		}
+		corr, resp := c.response(0, 9)
+		sp := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if corr != first+int32(i) || sp.ErrorCode != 0 || sp.BaseOffset != int64(i) {
+			t.Fatalf("produce %d: corr %d, %v at %d", i, corr, kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset)
+		}
+	}
+	for i, want := range sent {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.ReplicaID, req.MaxBytes, req.SessionEpoch = 12, -1, 1, -1
+		req.Topics = []kmsg.FetchRequestTopic{{Topic: "t", Partitions: []kmsg.FetchRequestTopicPartition{
+			{Partition: 0, FetchOffset: int64(i), PartitionMaxBytes: 1, CurrentLeaderEpoch: -1, LogStartOffset: -1}}}}
+		got := c.do(req).(*kmsg.FetchResponse).Topics[0].Partitions[0].RecordBatches
+		h, _, err := record.ParseBatch(got)
+		if err != nil {
+			t.Fatalf("fetch %d: %v", i, err)
+		}
+		wh, _, _ := record.ParseBatch(want)
+		if !bytes.Equal(h.Records, wh.Records) {
+			t.Fatalf("fetch %d: the records differ from the ones produced", i)
+		}
+	}
+}
+
+// TestInflightIsNotIdle: a request that takes longer than the idle timeout
+// (a long-polling fetch) keeps its connection open, also with the next
+// request already sent behind it, and the idle timeout counts from the last
+// response.
+func TestInflightIsNotIdle(t *testing.T) {
+	f := start(t, Config{IdleTimeout: 100 * time.Millisecond})
+	c := f.dial()
+	createTopic(c, "t", 1)
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID, req.MaxBytes, req.MinBytes, req.MaxWaitMillis, req.SessionEpoch = 12, -1, 1<<20, 1, 300, -1
+	req.Topics = []kmsg.FetchRequestTopic{{Topic: "t", Partitions: []kmsg.FetchRequestTopicPartition{
+		{Partition: 0, FetchOffset: 0, PartitionMaxBytes: 1 << 20, CurrentLeaderEpoch: -1, LogStartOffset: -1}}}}
+	if resp := c.do(req).(*kmsg.FetchResponse); resp.ErrorCode != 0 {
+		t.Fatal(resp.ErrorCode)
+	}
+	// Again, with the next request already sent behind it.
+	c.send(append(c.frame(req), c.frame(apiVersions(0))...))
+	c.response(1, 12)
+	if _, resp := c.response(18, 0); resp.(*kmsg.ApiVersionsResponse).ErrorCode != 0 {
+		t.Fatal("ApiVersions after the long poll failed")
+	}
+	start := time.Now()
+	c.closed(5 * time.Second)
+	if d := time.Since(start); d < 90*time.Millisecond {
+		t.Fatalf("closed %v after the last response", d)
 	}
 }
 
