@@ -6,6 +6,15 @@
 // ProducerIDAssigned, IdempotenceDisabled, RecordConsumed, OffsetReset,
 // ConsumeFailed.
 //
+// The consumer reads assigned partitions (assign mode) or, with a GroupID,
+// joins a consumer group with the classic protocol: the leader assigns with
+// core/assign's assignors, eager or cooperative (KIP-429) rebalancing, static
+// membership (KIP-345), commits automatic, before or after processing, or
+// manual (groupconsumer.go).
+//
+// A Partitioner (partitioner.class) may choose partitions instead of the
+// built-in murmur2/sticky choice (strategies.go).
+//
 // The producer is idempotent by default (enable.idempotence, Kafka >= 3.0):
 // it gets a producer id with InitProducerId and numbers each partition's
 // records, so that the broker drops a retried batch it already has; see
@@ -34,10 +43,10 @@
 //     partitioner.adaptive.partitioning.enable);
 //   - no leader hints from Produce/Fetch answers (KIP-951): a leader change is
 //     learned from a Metadata refresh;
-//   - the consumer has no group (assign() mode), no fetch sessions (KIP-227),
-//     no position validation after a leader change (KIP-320
-//     OffsetsForLeaderEpoch), reads read_uncommitted only and ignores quota
-//     throttling;
+//   - the consumer has no fetch sessions (KIP-227), no position validation
+//     after a leader change (KIP-320 OffsetsForLeaderEpoch), no pattern
+//     subscriptions and no KIP-848 group protocol, reads read_uncommitted
+//     only and ignores quota throttling;
 //   - one logical connection per broker, and a broker that is down shows up
 //     as an ApiVersions handshake that times out after
 //     socket.connection.setup.timeout.ms (10 s): there is no TCP connect.
