@@ -42,9 +42,17 @@ func testKafkaCluster(t *testing.T, bin string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	resp, err := adm.CreateTopic(ctx, partitions, 3, nil, topic)
-	if err != nil || resp.Err != nil {
-		t.Fatalf("create topic: %v %v", err, resp.Err)
+	// A broker may still be fenced a moment after the metadata lists it
+	// (INVALID_REPLICATION_FACTOR): retry, as an operator would.
+	for {
+		resp, err := adm.CreateTopic(ctx, partitions, 3, nil, topic)
+		if err == nil && resp.Err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("create topic: %v %v", err, resp.Err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 
 	recs := records("cluster", n)

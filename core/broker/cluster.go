@@ -150,8 +150,11 @@ func (n *Node) brokerList() []kmsg.MetadataResponseBroker {
 	self := BrokerAddr{ID: int32(n.cfg.ID), Host: n.cfg.Host, Port: n.cfg.Port, Rack: n.cfg.Rack}
 	all := map[int32]BrokerAddr{self.ID: self}
 	for id, b := range n.brokers {
-		if !b.Fenced || id == self.ID {
+		switch {
+		case !b.Fenced:
 			all[id] = b
+		case id == self.ID && n.cfg.KRaft:
+			delete(all, id) // fenced: not alive, not listed (even by itself)
 		}
 	}
 	var out []kmsg.MetadataResponseBroker
