@@ -50,6 +50,9 @@ func (f *ProducerForm) Render() app.UI {
 		}
 	}
 	keys := recentKeys(l, 8)
+	if l.Strategy() != lab.StrategyDefault {
+		keys = nil // the chips show murmur2's choice, which this strategy ignores
+	}
 	return app.Section().Class("producer card").Body(
 		app.H2().Text("Producer"),
 		app.Form().OnSubmit(f.produce).Body(
@@ -76,6 +79,13 @@ func (f *ProducerForm) Render() app.UI {
 				app.Range(acksChoices).Slice(func(i int) app.UI {
 					c := acksChoices[i]
 					return app.Option().Value(c.value).Selected(c.acks == acks).Text(c.label)
+				}),
+			),
+			app.Select().ID("partitioner").Title("partitioner.class: how the producer chooses a record's partition").
+				OnChange(func(ctx app.Context, e app.Event) { l.SetStrategy(ctx.JSSrc().Get("value").String()) }).Body(
+				app.Range(lab.Strategies).Slice(func(i int) app.UI {
+					s := lab.Strategies[i]
+					return app.Option().Value(s).Selected(s == l.Strategy()).Text("partitioner: " + s)
 				}),
 			),
 			app.Button().ID("produce").Type("submit").Text("Produce"),
@@ -117,6 +127,12 @@ func recentKeys(l *lab.Lab, n int) [][]byte {
 
 func (f *ProducerForm) hint() string {
 	l := f.Lab
+	switch l.Strategy() {
+	case lab.StrategyRoundRobin:
+		return "round-robin (Kafka's RoundRobinPartitioner): keys are ignored, records go to the partitions in turn, so one key's records spread out and lose their order."
+	case lab.StrategyByMatch:
+		return `by value field "match": a JSON value's "match" field is hashed like a key, so {"match":"m1","goal":1} and every other m1 event land in one partition, key or not; a value without it falls back to the default.`
+	}
 	if f.nullKey {
 		return "A null key is not hashed: the sticky partitioner (KIP-794) keeps filling one partition until batch.size bytes went there, then switches."
 	}

@@ -100,6 +100,8 @@ type Lab struct {
 	// Producer is the producer of the current acks setting (SetAcks).
 	Producer   *client.Producer
 	producers  map[client.Acks]*client.Producer
+	strategy   string   // the partitioner strategy (strategy.go)
+	chooser    *chooser // every producer's partitioner.class
 	Consumer   *client.Consumer
 	admin      *client.Admin
 	started    bool // the clients are added
@@ -125,7 +127,8 @@ func New(cfg Config) *Lab {
 		s.Net = sim.Network{MinLatencyMs: cfg.MinLatencyMs, MaxLatencyMs: cfg.MaxLatencyMs}
 	}
 	l := &Lab{cfg: cfg, Sim: s, servers: map[core.NodeID]*server.Server{}, scfgs: map[core.NodeID]server.Config{},
-		producers: map[client.Acks]*client.Producer{}, slow: map[core.NodeID]int64{}}
+		producers: map[client.Acks]*client.Producer{}, slow: map[core.NodeID]int64{}, strategy: StrategyDefault}
+	l.chooser = newChooser(l)
 	l.hist.init(cfg.KeepEvents, cfg.KeepWire)
 	s.OnEvent = l.observe
 
@@ -198,7 +201,7 @@ func (l *Lab) allUnfenced() bool {
 func (l *Lab) newProducer(id core.NodeID, acks client.Acks) *client.Producer {
 	p := client.NewProducer(client.ProducerConfig{
 		ID: id, ClientID: "lab-producer-acks-" + acks.String(), Bootstrap: l.ids, Acks: acks,
-		RequestTimeoutMs: l.cfg.ClientRequestTimeoutMs, Seed: l.Sim.Rand().Uint64()})
+		RequestTimeoutMs: l.cfg.ClientRequestTimeoutMs, Seed: l.Sim.Rand().Uint64(), Partitioner: l.chooser})
 	l.producers[acks] = p
 	return p
 }

@@ -365,3 +365,46 @@ func TestDeterministic(t *testing.T) {
 		t.Error("two runs with the same seed and actions differ")
 	}
 }
+
+// The partitioner strategy the learner picks decides where records go:
+// round-robin spreads one key over the partitions, by-match keeps a match's
+// records together without a key, default is murmur2 of the key.
+func TestPartitionerStrategies(t *testing.T) {
+	l := New(Config{Seed: 7})
+	partitions := func(n int, key func(i int) []byte, value func(i int) []byte) []int32 {
+		before := len(l.Acked())
+		for i := 0; i < n; i++ {
+			l.Produce(key(i), value(i))
+		}
+		if !l.Sim.RunUntil(func() bool { return len(l.Acked()) >= before+n }, 20000) {
+			t.Fatalf("%d of %d acknowledged", len(l.Acked())-before, n)
+		}
+		var out []int32
+		for _, a := range l.Acked()[before:] {
+			out = append(out, a.Partition)
+		}
+		return out
+	}
+	same := func(i int) []byte { return []byte("same") }
+	l.SetStrategy(StrategyRoundRobin)
+	if got := partitions(6, same, same); len(distinct(got)) != 6 {
+		t.Errorf("round-robin put one key in partitions %v, want all 6", got)
+	}
+	l.SetStrategy(StrategyByMatch)
+	match := func(i int) []byte { return []byte(`{"match":"m1","goal":` + string(rune('0'+i)) + `}`) }
+	if got := partitions(4, func(int) []byte { return nil }, match); len(distinct(got)) != 1 || got[0] != client.KeyPartition([]byte("m1"), 6) {
+		t.Errorf("by match: partitions %v, want all in %d", got, client.KeyPartition([]byte("m1"), 6))
+	}
+	l.SetStrategy(StrategyDefault)
+	if got := partitions(3, same, same); len(distinct(got)) != 1 || got[0] != l.PartitionFor([]byte("same")) {
+		t.Errorf("default: partitions %v, want murmur2's %d", got, l.PartitionFor([]byte("same")))
+	}
+}
+
+func distinct(ps []int32) map[int32]bool {
+	m := map[int32]bool{}
+	for _, p := range ps {
+		m[p] = true
+	}
+	return m
+}
