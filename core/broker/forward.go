@@ -49,8 +49,18 @@ func (n *Node) toController(req kmsg.Request, f forward) bool {
 	return true
 }
 
-// forward relays a client's CreateTopics or DeleteTopics; with no known
-// controller the client gets NOT_CONTROLLER and retries.
+// controllerDecides reports whether req is one a KRaft broker forwards to
+// the controller instead of answering itself.
+func controllerDecides(req kmsg.Request) bool {
+	switch req.(type) {
+	case *kmsg.CreateTopicsRequest, *kmsg.DeleteTopicsRequest, *kmsg.ElectLeadersRequest:
+		return true
+	}
+	return false
+}
+
+// forward relays a client's CreateTopics, DeleteTopics or ElectLeaders; with
+// no known controller the client gets NOT_CONTROLLER and retries.
 func (n *Node) forward(env core.Envelope) {
 	if !n.toController(env.Request, forward{env: &env, req: env.Request}) {
 		n.reply(env, controllerError(env.Request, kerr.NotController))

@@ -325,6 +325,10 @@ func (n *Node) Step(env core.Envelope) {
 			Error: fmt.Sprintf("%s: version %d", kerr.UnsupportedVersion.Message, v)})
 		return
 	}
+	if n.cfg.KRaft && controllerDecides(req) {
+		n.forward(env)
+		return
+	}
 	var resp kmsg.Response
 	switch req := req.(type) {
 	case *kmsg.ApiVersionsRequest:
@@ -332,24 +336,12 @@ func (n *Node) Step(env core.Envelope) {
 	case *kmsg.MetadataRequest:
 		resp = n.metadata(req)
 	case *kmsg.CreateTopicsRequest:
-		if n.cfg.KRaft {
-			n.forward(env)
-			return
-		}
 		resp = n.createTopics(req)
 	case *kmsg.DeleteTopicsRequest:
-		if n.cfg.KRaft {
-			n.forward(env)
-			return
-		}
 		resp = n.deleteTopics(req)
 	case *kmsg.OffsetForLeaderEpochRequest:
 		resp = n.offsetForLeaderEpoch(req)
 	case *kmsg.ElectLeadersRequest:
-		if n.cfg.KRaft {
-			n.forward(env)
-			return
-		}
 		resp = n.electLeaders(req)
 	case *kmsg.InitProducerIDRequest:
 		resp = n.initProducerID(req)
