@@ -8,6 +8,7 @@ HTTP     ?= $(or $(STREAMLAB_HTTP),127.0.0.1:8080)
 FUZZTIME ?= 5s
 BENCH    ?= .
 BENCH_PKGS ?= ./core/...
+BROWSER_PKGS ?= ./wasm/...
 
 BIN       := bin/streamlab
 WASM      := static/web/app.wasm
@@ -16,8 +17,10 @@ WASM_ENV  := GOOS=js GOARCH=wasm
 WASM_PATH  = PATH="$$($(GO) env GOROOT)/lib/wasm:$$PATH"
 # The shared dir sits beside the repo, here and in CI.
 NETNS_RUN := ../shared/tools/netns-run
+# The -exec that runs wasm test binaries in headless Chromium.
+WASMBROWSER := tools/wasmbrowser.sh
 
-.PHONY: help run build wasm server test test-native test-sim test-wasm test-fuzz test-e2e bench soak clean
+.PHONY: help run build wasm server test test-native test-sim test-wasm test-browser test-fuzz test-e2e bench soak clean
 
 help: ## list the targets
 	@echo "Streamlab make targets:"
@@ -35,7 +38,7 @@ wasm: ## build static/web/app.wasm (GOOS=js GOARCH=wasm, stripped)
 server: ## build the native node, bin/streamlab
 	$(GO) build -trimpath -o $(BIN) .
 
-test: test-native test-sim test-wasm test-fuzz test-e2e ## run every test: native, simulations, wasm, fuzz, e2e
+test: test-native test-sim test-wasm test-browser test-fuzz test-e2e ## run every test: native, simulations, wasm, browser, fuzz, e2e
 
 # The failover simulations run once, in test-sim, where their summary
 # lines are printed.
@@ -50,6 +53,13 @@ test-sim: ## failover simulations on a 3-broker cluster (SEEDS, default 500) wit
 
 test-wasm: ## core tests under GOOS=js GOARCH=wasm, run by node
 	$(WASM_PATH) $(WASM_ENV) $(GO) test -skip '$(SIMS)' ./core/...
+
+test-browser: ## wasm tests of BROWSER_PKGS (default ./wasm/...) in headless Chromium, in a loopback-only network namespace
+	@test -f $(NETNS_RUN) || { echo "test-browser: $(NETNS_RUN) not found (the shared dir must sit beside the repo)" >&2; exit 1; }
+	GO=$(GO) $(WASMBROWSER) build   # the runner, bin/wasmbrowsertest: may download its modules
+	$(WASM_ENV) $(GO) vet $(BROWSER_PKGS)   # compiles everything now: the namespace has no network
+	$(WASM_ENV) sh $(NETNS_RUN) $(GO) test -count=1 -exec "$(CURDIR)/$(WASMBROWSER)" $(BROWSER_PKGS)
+	@if pgrep -a -f -- 'user-data-dir=[^ ]*/wasmbrowse[r]\.'; then echo "test-browser: a browser outlived the tests" >&2; exit 1; fi
 
 test-fuzz: ## every fuzz target for FUZZTIME (default 5s) each
 	FUZZTIME=$(FUZZTIME) GO=$(GO) tools/fuzz.sh
