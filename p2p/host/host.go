@@ -1,6 +1,5 @@
-//go:build !js
-
-// Package host runs one deterministic core.Machine in real time, natively: one
+// Package host runs one deterministic core.Machine in real time (natively or in
+// a browser tab): one
 // goroutine owns the machine and is the only one to call it. It ticks the
 // machine with the wall clock, steps it with the envelopes handed to Step, and
 // after each Step or Tick handles Ready as core.Machine asks: the storage
