@@ -1,11 +1,10 @@
 // Package host runs one deterministic core.Machine in real time (natively or in
-// a browser tab): one
-// goroutine owns the machine and is the only one to call it. It ticks the
-// machine with the wall clock, steps it with the envelopes handed to Step, and
-// after each Step or Tick handles Ready as core.Machine asks: the storage
-// writes are made durable first, then the messages go to the callback
-// registered for their destination, then the events go to the event sink, and
-// the machine is told to Advance.
+// a browser tab): one goroutine owns the machine and is the only one to call
+// it. It ticks the machine with the wall clock, steps it with the envelopes
+// handed to Step, and after each Step or Tick handles Ready as core.Machine
+// asks: the storage writes are made durable first, then the messages go to the
+// callback registered for their destination, then the events go to the event
+// sink, and the machine is told to Advance.
 //
 // A write that fails stops the machine for good (Err tells why): a machine
 // whose state is ahead of its store must not send the acknowledgements that
