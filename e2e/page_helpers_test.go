@@ -108,3 +108,23 @@ func pageNoExceptions(t *testing.T, b *Browser) {
 		t.Errorf("uncaught exceptions in the page:\n%v", ex)
 	}
 }
+
+// pageSet sets a form field (an input or a select) as the learner would:
+// its value, then the event its component listens to ("input" or
+// "change").
+func pageSet(t *testing.T, ctx context.Context, id, value, event string) {
+	t.Helper()
+	if !pageEval[bool](t, ctx, fmt.Sprintf(`(() => { const e = document.getElementById(%q); if (!e) return false;
+		e.value = %q; e.dispatchEvent(new Event(%q, {bubbles: true})); return true; })()`, id, value, event)) {
+		t.Fatalf("no field #%s", id)
+	}
+	time.Sleep(200 * time.Millisecond)
+}
+
+// pageScrollTo scrolls the element with that id to the top of the viewport,
+// for a screenshot of it.
+func pageScrollTo(t *testing.T, ctx context.Context, id string) {
+	t.Helper()
+	pageEval[bool](t, ctx, fmt.Sprintf(`(() => { document.getElementById(%q).scrollIntoView({block: 'start'}); return true; })()`, id))
+	time.Sleep(300 * time.Millisecond)
+}

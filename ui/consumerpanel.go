@@ -8,7 +8,8 @@ import (
 	"github.com/streamlab/streamlab/core/lab"
 )
 
-// ConsumerPanel shows what the consumer has read and where it stands.
+// ConsumerPanel shows what the group-less consumer has read and where it
+// stands.
 type ConsumerPanel struct {
 	app.Compo
 	Lab *lab.Lab
@@ -38,7 +39,7 @@ func (c *ConsumerPanel) Render() app.UI {
 		app.H2().Text("Consumer"),
 		app.P().Class("hint").Text("It reads every partition from the earliest offset (auto.offset.reset=earliest) with long-polling Fetch "+
 			"requests to each leader, and only below the high watermark. @ = position, the next offset it will read. "+
-			"Consumer groups are not in this page yet: this consumer assigns itself every partition."),
+			"It has no group.id: it assigns itself every partition and commits nothing (see Consumer groups)."),
 		app.P().Class("positions").Body(positions...),
 		app.Ol().Class("consumed").Body(
 			app.Range(recs).Slice(func(i int) app.UI {

@@ -43,6 +43,7 @@ type Prefs struct {
 var gathered = map[string]bool{
 	"HighWatermarkAdvanced": true, "RecordPartitioned": true, "RecordAcked": true, "RecordConsumed": true,
 	"RecordsAppended": true, "Replicated": true, "ProduceRetried": true, "RequestFailed": true, "OffsetReset": true,
+	"OffsetCommitted": true,
 }
 
 // maxLines bounds the log on screen.
@@ -61,7 +62,7 @@ type logLine struct {
 // Render draws the log.
 func (l *EventLog) Render() app.UI {
 	lines := l.lines()
-	return app.Section().Class("events card").Body(
+	return app.Section().Class("events card").ID("event-log").Body(
 		app.Div().Class("section-head").Body(
 			app.H2().Text("What happened"),
 			app.Label().Class("inline hint").Body(

@@ -16,7 +16,8 @@ import (
 const frame = 100 * time.Millisecond
 
 // Page is the root component: a single-tab world (a KRaft cluster of three
-// brokers, a replicated topic, a producer and a consumer) whose virtual clock
+// brokers, a replicated topic, a producer, a consumer and the learner's
+// consumer groups) whose virtual clock
 // follows the page's clock.
 //
 // Contract with the e2e tests: the element #app-ready appears only once the
@@ -24,7 +25,7 @@ const frame = 100 * time.Millisecond
 // node prerenders this component on the server, so the marker must not be
 // in that HTML (hence app.IsClient). Elements the tests read carry stable
 // ids and data- attributes (see BrokerCard, ReplicaRow, PartitionTable,
-// AckCheck, ConsumerPanel).
+// AckCheck, ConsumerPanel, GroupForm, GroupCard).
 type Page struct {
 	app.Compo
 	lab    *lab.Lab
@@ -115,6 +116,7 @@ func (p *Page) Render() app.UI {
 			app.Div().Class("main-col").Body(
 				&ProducerForm{Lab: l, Version: version},
 				&Cluster{Lab: l, Version: version, Parts: parts},
+				&GroupPanel{Lab: l, Version: version, Now: now / nowStepMs * nowStepMs},
 				&PartitionTable{Lab: l, Version: version, Parts: parts},
 				&Network{Lab: l, Now: now},
 			),
@@ -129,9 +131,10 @@ func (p *Page) Render() app.UI {
 				"exchanging Kafka protocol messages (franz-go kmsg) and raft messages over a simulated network with 40–120 ms latency; "+
 				"every state and event shown is theirs. Simplified: a killed broker's connections do not reset, so clients wait "+
 				"request.timeout.ms (10 s here, Kafka's default is 30 s) before trying elsewhere."),
-			app.P().Text("Not built yet in this page: consumer groups and rebalancing (the broker has the group coordinator; the page's consumer "+
-				"reads every partition in assign mode), rewinding the timeline, links that share a session, several producers, "+
-				"and multi-tab clusters over WebRTC."),
+			app.P().Text(fmt.Sprintf("Consumer groups are the core's group coordinator and consumers; here __consumer_offsets has %d partitions "+
+				"(Kafka's offsets.topic.num.partitions is 50) to keep the page light, and each member runs one assignor.", lab.OffsetsTopicPartitions)),
+			app.P().Text("Not built yet in this page: rewinding the timeline, links that share a session, several producers, "+
+				"lag charts, and multi-tab clusters over WebRTC."),
 		),
 	)
 }

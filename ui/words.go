@@ -33,6 +33,9 @@ func nodeName(id core.NodeID) string {
 	case lab.ConsumerID:
 		return "consumer"
 	}
+	if name, ok := lab.MemberName(id); ok {
+		return "consumer " + name
+	}
 	return fmt.Sprintf("broker %d", id)
 }
 
@@ -54,7 +57,187 @@ func message(e core.Envelope) string {
 	if e.Request != nil {
 		kind = "request"
 	}
-	return fmt.Sprintf("%s%s %s #%d", core.APIName(e.Key()), fetchKind(e), kind, e.CorrelationID)
+	return fmt.Sprintf("%s%s %s #%d%s", core.APIName(e.Key()), fetchKind(e), kind, e.CorrelationID, groupOf(e))
+}
+
+// groupOf names the consumer group a request is about, for the group
+// coordinator's APIs.
+func groupOf(e core.Envelope) string {
+	var g string
+	switch m := e.Request.(type) {
+	case *kmsg.FindCoordinatorRequest:
+		g = m.CoordinatorKey
+		if len(m.CoordinatorKeys) > 0 {
+			g = m.CoordinatorKeys[0]
+		}
+	case *kmsg.JoinGroupRequest:
+		g = m.Group
+	case *kmsg.SyncGroupRequest:
+		g = m.Group
+	case *kmsg.HeartbeatRequest:
+		g = m.Group
+	case *kmsg.LeaveGroupRequest:
+		g = m.Group
+	case *kmsg.OffsetCommitRequest:
+		g = m.Group
+	case *kmsg.OffsetFetchRequest:
+		g = m.Group
+		if len(m.Groups) > 0 {
+			g = m.Groups[0].Group
+		}
+	}
+	if g == "" {
+		return ""
+	}
+	return " (group " + g + ")"
+}
+
+// groupAPI reports whether a message belongs to the group protocol: the
+// coordinator lookup, the joins, heartbeats and offsets.
+func groupAPI(e core.Envelope) bool {
+	switch kmsg.Key(e.Key()) {
+	case kmsg.FindCoordinator, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.Heartbeat, kmsg.LeaveGroup, kmsg.OffsetCommit, kmsg.OffsetFetch:
+		return true
+	}
+	return false
+}
+
+// uuidLen is the length of a member id's suffix: "-" and a UUID.
+const uuidLen = 37
+
+// isUUIDSuffix reports whether s is "-" and a UUID in Kafka's text form.
+func isUUIDSuffix(s string) bool {
+	if len(s) != uuidLen || s[0] != '-' {
+		return false
+	}
+	for i, c := range s[1:] {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// shortMember shortens a member id (client.id + "-" + a UUID, as the
+// coordinator makes them) to the client.id and 4 digits: c-2-3f1a.
+func shortMember(id string) string {
+	if n := len(id); n > uuidLen && isUUIDSuffix(id[n-uuidLen:]) {
+		return id[:n-uuidLen+5]
+	}
+	return id
+}
+
+// memberName is the client.id inside a member id: c-2.
+func memberName(id string) string {
+	if n := len(id); n > uuidLen && isUUIDSuffix(id[n-uuidLen:]) {
+		return id[:n-uuidLen]
+	}
+	return id
+}
+
+// withoutUUIDs drops the UUIDs of the member ids in a coordinator's
+// message, so they read as client ids.
+func withoutUUIDs(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '-' && i+uuidLen <= len(s) && isUUIDSuffix(s[i:i+uuidLen]) {
+			i += uuidLen - 1
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// tps lists partitions of a topic: events-1, events-4.
+func tps(topic string, ps []int32) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = tp(topic, p)
+	}
+	return strings.Join(s, ", ")
+}
+
+// groupStateText tells a group's move to a new state.
+func groupStateText(e core.GroupStateChanged) string {
+	why := withoutUUIDs(e.Reason)
+	switch e.To {
+	case "PreparingRebalance":
+		return fmt.Sprintf("group %s: rebalance started (generation %d, PreparingRebalance): every member must rejoin with JoinGroup. Why: %s", e.Group, e.Generation, why)
+	case "CompletingRebalance":
+		return fmt.Sprintf("group %s: generation %d → %d (CompletingRebalance): %s; the leader computes the assignment and sends it with SyncGroup", e.Group, e.Generation-1, e.Generation, why)
+	case "Stable":
+		if e.From == "Dead" {
+			return fmt.Sprintf("group %s: this broker is its coordinator now, generation %d (%s)", e.Group, e.Generation, why)
+		}
+		return fmt.Sprintf("group %s is Stable in generation %d: the leader's assignment reached the coordinator, each member gets its share in its SyncGroup response", e.Group, e.Generation)
+	case "Empty":
+		return fmt.Sprintf("group %s is Empty (generation %d): no member; its committed offsets are kept for the next one (%s)", e.Group, e.Generation, why)
+	case "Dead":
+		return fmt.Sprintf("group %s is Dead here: %s", e.Group, why)
+	}
+	return fmt.Sprintf("group %s: %s → %s, generation %d (%s)", e.Group, e.From, e.To, e.Generation, why)
+}
+
+// rebalancedText tells what a rebalance did to one member.
+func rebalancedText(e lab.Rebalanced) string {
+	var topic string
+	var assigned []int32
+	for t, ps := range e.Partitions {
+		topic, assigned = t, ps
+	}
+	var parts []string
+	if len(e.Lost) > 0 {
+		parts = append(parts, "lost "+tps(topic, e.Lost)+" (its generation was gone: nothing committed)")
+	}
+	if len(e.Revoked) > 0 {
+		text := "revoked " + tps(topic, e.Revoked)
+		if e.Protocol == "cooperative-sticky" {
+			text += ": they move to another member, so it rejoins for a second rebalance"
+		} else {
+			text += " (eager protocol: it gave up everything before rejoining)"
+		}
+		parts = append(parts, text)
+	}
+	if len(e.Added) > 0 {
+		// Partitions by their previous owner, in order: "events-3,
+		// events-4 (revoked from c-1)".
+		var added []string
+		for i := 0; i < len(e.Added); {
+			from := e.From[e.Added[i]]
+			j := i + 1
+			for j < len(e.Added) && e.From[e.Added[j]] == from {
+				j++
+			}
+			a := tps(topic, e.Added[i:j])
+			if from != "" {
+				a += " (revoked from " + from + ")"
+			}
+			added = append(added, a)
+			i = j
+		}
+		parts = append(parts, "assigned "+strings.Join(added, ", "))
+	}
+	var kept []int32
+	for _, p := range assigned {
+		if !slices.Contains(e.Added, p) {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) > 0 {
+		parts = append(parts, "kept "+tps(topic, kept))
+	}
+	if len(assigned) == 0 {
+		parts = append(parts, "has no partition")
+	}
+	return fmt.Sprintf("group %s, generation %d (%s): %s %s", e.Group, e.Generation, e.Protocol, e.Member, strings.Join(parts, "; "))
 }
 
 // fetchKind tells the three uses of Fetch apart: a broker reading the
@@ -229,6 +412,22 @@ func describe(ev core.Event) string {
 		return fmt.Sprintf("applied metadata log entry %d (epoch %d): %s", e.Offset, e.Epoch, strings.Join(e.Records, "; "))
 	case core.StorageFailed:
 		return "storage failed: " + e.Err
+	case core.GroupStateChanged:
+		return groupStateText(e)
+	case core.MemberJoined:
+		return fmt.Sprintf("group %s: member %s joined (member id %s)", e.Group, e.ClientID, shortMember(e.MemberID))
+	case core.MemberLeft:
+		return fmt.Sprintf("group %s: member %s left: %s", e.Group, memberName(e.MemberID), withoutUUIDs(e.Reason))
+	case core.AssignmentReceived:
+		return fmt.Sprintf("group %s: %s got its assignment for generation %d (SyncGroup)", e.Group, memberName(e.MemberID), e.Generation)
+	case lab.Rebalanced:
+		return rebalancedText(e)
+	case core.OffsetCommitted:
+		return fmt.Sprintf("group %s: committed %s offset %d (the next record to read)", e.Group, tp(e.Topic, e.Partition), e.Offset)
+	case core.GroupsLoaded:
+		return fmt.Sprintf("now coordinator of __consumer_offsets-%d: loaded %d group(s) and %d offset(s) from its log", e.Partition, e.Groups, e.Offsets)
+	case core.GroupsUnloaded:
+		return fmt.Sprintf("no longer coordinator of __consumer_offsets-%d (%d group(s)): their members look the new one up", e.Partition, e.Groups)
 	}
 	return fmt.Sprintf("%T", ev)
 }
@@ -258,7 +457,10 @@ func why(err string) string {
 func faultText(kind string, nodes []core.NodeID, detail string, begins bool) string {
 	node := ""
 	if len(nodes) == 1 {
-		node = fmt.Sprintf("broker %d", nodes[0])
+		node = nodeName(nodes[0])
+		if _, member := lab.MemberName(nodes[0]); member && kind == core.FaultCrash && begins {
+			return "you crashed " + node + ": no commit, no LeaveGroup; the coordinator counts it in the group until session.timeout.ms passes without a heartbeat"
+		}
 	}
 	switch {
 	case kind == core.FaultCrash && begins:

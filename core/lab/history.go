@@ -5,6 +5,7 @@ import (
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/client"
+	"github.com/streamlab/streamlab/core/group"
 	"github.com/streamlab/streamlab/core/sim"
 )
 
@@ -100,9 +101,12 @@ func (l *Lab) observe(o sim.Observed) {
 			}
 		}
 	}
+	o.Event = l.groupEvent(o)
 	switch ev := o.Event.(type) {
 	case core.RecordConsumed:
-		h.consumed = keepLast(append(h.consumed, ev), h.keep)
+		if o.Node == ConsumerID { // group members' reads are in their groups (groups.go)
+			h.consumed = keepLast(append(h.consumed, ev), h.keep)
+		}
 	case core.RecordAcked:
 		h.acked = keepLast(append(h.acked, ev), h.keep)
 		if a, ok := l.AcksOf(o.Node); ok && ev.Offset >= 0 && len(l.acked) < maxAcked {
@@ -125,6 +129,13 @@ func (l *Lab) notable(o sim.Observed) bool {
 	switch o.Event.(type) {
 	case core.MessageSent, core.MessageDelivered, core.MessageDropped, core.MessageDuplicated, core.MetadataApplied:
 		return false
+	case core.AssignmentReceived:
+		return false // each member's Rebalanced tells it, with what it revoked
+	}
+	if internalReplication(o.Event) {
+		return false
+	}
+	switch o.Event.(type) {
 	case core.BrokerRegistered, core.BrokerFenced, core.BrokerUnfenced, core.PartitionLeaderChanged:
 		// Records of the metadata log, emitted by every voter that
 		// applies them, a restarted one replaying its log too: the
@@ -231,6 +242,30 @@ func (h *history) fresh(o sim.Observed, what string) bool {
 	}
 	h.repeats[k] = o.Time
 	return true
+}
+
+// internalReplication reports whether an event is the replication of
+// __consumer_offsets (its leaders, ISRs, appends, high watermarks): the
+// group events (a commit, a state change) tell what those records mean.
+func internalReplication(ev core.Event) bool {
+	var topic string
+	switch e := ev.(type) {
+	case core.RecordsAppended:
+		topic = e.Topic
+	case Replicated:
+		topic = e.Topic
+	case core.HighWatermarkAdvanced:
+		topic = e.Topic
+	case core.ReplicaRoleChanged:
+		topic = e.Topic
+	case core.PartitionLeaderChanged:
+		topic = e.Topic
+	case core.IsrChanged:
+		topic = e.Topic
+	case core.SegmentRolled:
+		topic = e.Topic
+	}
+	return topic == group.OffsetsTopic
 }
 
 func itoa32(n int32) string { return strconv.Itoa(int(n)) }

@@ -107,6 +107,7 @@ type Lab struct {
 	started    bool // the clients are added
 	adminAdded bool
 
+	grp      groups // consumer groups (groups.go)
 	slow     map[core.NodeID]int64
 	logCache map[int32]*leaderLog // CheckAcked's last reads
 	hist     history
@@ -146,6 +147,7 @@ func New(cfg Config) *Lab {
 		if err != nil {
 			panic(err) // New with no store cannot fail
 		}
+		setGroupConfig(srv)
 		l.servers[id] = srv
 		s.Add(srv, nil)
 	}
@@ -357,6 +359,7 @@ func (l *Lab) Advance(ms int64) {
 	if rest := end - l.Sim.Now(); rest > 0 {
 		l.Sim.RunFor(rest)
 	}
+	l.Sim.Events() // observe has seen them: the sim's own list would only grow
 }
 
 // Skip jumps the clock ahead (to watch retention), ticking machines once.
@@ -385,6 +388,7 @@ func (l *Lab) open(id core.NodeID, store storage.Store) core.Machine {
 	if err != nil {
 		return nil // the sim records a StorageFailed and the broker stays down
 	}
+	setGroupConfig(srv)
 	l.servers[id] = srv
 	if id == l.ids[0] {
 		l.Broker = srv.Broker()
