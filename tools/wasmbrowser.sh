@@ -51,11 +51,16 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # chromedp tries browser names on PATH in order, headless_shell first: a shim
-# of that name at PATH's front makes it start ours, with our flags.
+# of that name at PATH's front makes it start ours, with our flags. WebRTC
+# in a loopback-only namespace: loopback host candidates allowed, and a
+# fake microphone that getUserMedia gets without asking. Without that
+# permission Chromium only gathers on the default route's interface (none
+# here): no candidate at all. Tests that use WebRTC call getUserMedia once.
 mkdir "$tmp/bin"
 cat >"$tmp/bin/headless_shell" <<EOF
 #!/bin/sh
-exec "$chrome" --disable-gpu --disable-quic --disable-component-update "\$@"
+exec "$chrome" --disable-gpu --disable-quic --disable-component-update \\
+  --allow-loopback-in-peer-connection --use-fake-ui-for-media-stream --use-fake-device-for-media-stream "\$@"
 EOF
 chmod +x "$tmp/bin/headless_shell"
 
