@@ -17,5 +17,14 @@ import (
 // them, and the node's app.Handler prerenders them (it answers 404 for a path
 // with no route).
 func routes() {
-	app.Route("/", func() app.Composer { return &ui.Page{} })
+	app.Route("/", func() app.Composer { return &ui.Page{Store: sessionStore} })
+	app.Route("/live", func() app.Composer { return &ui.LivePage{Cluster: liveCluster} })
 }
+
+// sessionStore keeps the page's session across reloads: set by main_wasm.go
+// in the browser, nil on the node (prerendering keeps nothing).
+var sessionStore ui.SessionStore
+
+// liveCluster joins live clusters of tabs: set by main_live_wasm.go in the
+// browser, nil on the node (the page then renders a placeholder).
+var liveCluster ui.LiveCluster

@@ -7,27 +7,29 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
-// Clock shows the simulated time and lets the learner pause it, slow it down,
-// speed it up or skip ahead (retention.ms defaults to 7 days: skipping a week
-// shows old segments being deleted).
+// Clock shows the simulated time and lets the learner pause it, step to the
+// next event, slow it down, speed it up or skip ahead (retention.ms defaults
+// to 7 days: skipping a week shows old segments being deleted).
 type Clock struct {
 	app.Compo
 	Now     int64
 	Paused  bool
 	Speed   int64 // percent of real time
 	OnPause func()
+	OnStep  func()
 	OnSkip  func(ms int64)
 	OnSpeed func(int64)
 }
 
 const day = 24 * 60 * 60 * 1000
 
-// speeds are the choices, in percent of real time. Faster would make one
-// frame's work too long for the page's main thread.
+// speeds are the choices, in percent of real time. At high speed the page's
+// frame budget caps the work per frame: a busy cluster then runs slower
+// than asked rather than freezing the page.
 var speeds = []struct {
 	pct   int64
 	label string
-}{{25, "¼× speed"}, {100, "1× speed"}, {300, "3× speed"}, {1000, "10× speed"}}
+}{{1, "0.01× speed"}, {10, "0.1× speed"}, {25, "¼× speed"}, {100, "1× speed"}, {300, "3× speed"}, {1000, "10× speed"}, {10000, "100× speed"}}
 
 // Render draws the clock bar.
 func (c *Clock) Render() app.UI {
@@ -39,6 +41,8 @@ func (c *Clock) Render() app.UI {
 		app.Span().ID("clock").Title("Virtual time of the simulated cluster").
 			Text(time.UnixMilli(c.Now).UTC().Format("2006-01-02 15:04:05.0")+" UTC"),
 		app.Button().ID("pause").Text(label).OnClick(func(app.Context, app.Event) { c.OnPause() }),
+		app.Button().ID("step").Class("secondary").Title("Pause, then run until the next thing happens: a message sent or delivered, or a notable event").
+			Text("Step").OnClick(func(app.Context, app.Event) { c.OnStep() }),
 		app.Select().ID("speed").Title("Simulation speed").OnChange(func(ctx app.Context, e app.Event) {
 			var s int64
 			fmt.Sscan(ctx.JSSrc().Get("value").String(), &s)

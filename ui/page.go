@@ -5,6 +5,7 @@ package ui
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -28,11 +29,39 @@ const frame = 100 * time.Millisecond
 // AckCheck, ConsumerPanel, GroupForm, GroupCard).
 type Page struct {
 	app.Compo
+	// Store keeps the session across reloads (nil: it is not kept).
+	Store SessionStore
+
 	lab    *lab.Lab
+	play   *lab.Player // drives lab; after a rewind it holds the rest of the timeline
 	paused bool
 	speed  int64 // percent of real time
 	owed   int64 // virtual ms not run yet (see tick)
 	prefs  Prefs
+
+	// The timeline: from the cluster's start to the latest moment of this
+	// timeline (a rewind leaves it where it was); the marks past a rewind
+	// point are the old lab's.
+	start, end int64
+	laterMarks []lab.Mark
+	// A replay being built: the page runs play toward replayTo as fast as
+	// the frame budget allows, then pauses there and says replayNote.
+	replaying  bool
+	replayTo   int64
+	replayNote string
+	note, err  string
+
+	shareURL  string
+	dirty     bool      // an action not written to the URL and the store yet
+	written   time.Time // when the session was last written
+	writtenAt int64     // the virtual time it was written at
+}
+
+// SessionStore keeps the page's session (its encoded text, lab.Session)
+// across reloads; wasm/session implements it in the browser.
+type SessionStore interface {
+	Load() (string, bool)
+	Save(string)
 }
 
 // The page's lab: the seed is fixed so that every visitor starts from the
@@ -42,37 +71,166 @@ type Page struct {
 // would reset at once, so clients would wait the whole timeout.
 var labConfig = lab.Config{Seed: 1, MinLatencyMs: 40, MaxLatencyMs: 120, ClientRequestTimeoutMs: 10000}
 
-// OnMount starts the world and its clock.
+// sessionParam names the session in the URL's fragment (#s=...): a
+// fragment never reaches the server.
+const sessionParam = "s"
+
+// OnMount starts the world and its clock: the session in the URL if there
+// is one, else the one saved before the reload, else a new cluster.
 func (p *Page) OnMount(ctx app.Context) {
-	p.lab = lab.New(labConfig)
 	p.speed = 100
+	from, text := "", ""
+	if v, err := url.ParseQuery(ctx.Page().URL().Fragment); err == nil && v.Get(sessionParam) != "" {
+		from, text = "the link", v.Get(sessionParam)
+	} else if p.Store != nil {
+		if t, ok := p.Store.Load(); ok {
+			from, text = "the saved session", t
+		}
+	}
+	s, err := lab.Session{}, error(nil)
+	if from != "" {
+		s, err = lab.DecodeSession(text)
+		if err != nil {
+			p.err = fmt.Sprintf("Could not open %s: %v. A new cluster started instead.", from, err)
+			from = ""
+		}
+	}
+	if from == "" {
+		p.setPlayer(lab.NewPlayer(labConfig, nil))
+	} else {
+		p.replay(s.Config, s.Actions, s.Now, fmt.Sprintf("Opened %s", from))
+	}
+	p.start, p.end = p.lab.Now(), max(p.lab.Now(), p.replayTo)
 	ctx.After(frame, p.tick)
+}
+
+// setPlayer makes pl's lab the one shown.
+func (p *Page) setPlayer(pl *lab.Player) {
+	p.play, p.lab = pl, pl.Lab()
+	p.lab.OnAction(p.onAction)
+}
+
+// replay builds a new lab from cfg and replays actions up to time to,
+// across frames; note says where it came from.
+func (p *Page) replay(cfg lab.Config, actions []lab.Action, to int64, note string) {
+	p.setPlayer(lab.NewPlayer(cfg, actions))
+	p.replaying, p.replayTo, p.replayNote, p.owed = true, to, note, 0
+	p.note = ""
+}
+
+// seek moves the world to virtual time t of this timeline: back, by a
+// replay from the seed; forward, by running the rest of the timeline.
+func (p *Page) seek(t int64) {
+	t = min(max(t, p.start), p.end)
+	if t >= p.lab.Now() {
+		p.replaying, p.replayTo, p.replayNote = true, t, "Moved forward"
+		return
+	}
+	p.laterMarks = p.marks()
+	all := append(p.lab.Actions(), p.play.Pending()...)
+	p.replay(p.lab.Config(), all, t, "Rewound")
+}
+
+// onAction is called as the learner acts: acting while rewound forks a new
+// timeline.
+func (p *Page) onAction(lab.Action) {
+	if n := len(p.play.Pending()); n > 0 || p.replaying {
+		p.play.Drop()
+		p.replaying, p.laterMarks = false, nil
+		p.end = p.lab.Now()
+		p.note = fmt.Sprintf("New timeline forked at %s: the old one's later moments and its %d later actions were dropped.", at(p.end), n)
+	}
+	p.dirty = true
+}
+
+// step pauses, then runs the world until the next thing happens (at most a
+// second of virtual time).
+func (p *Page) step() {
+	p.paused = true
+	if !p.replaying {
+		p.play.NextEvent(1000)
+	}
 }
 
 // The world advances in steps of at most stepMs virtual ms, and a frame
 // stops stepping after frameBudget of wall time: at high speed a busy
 // cluster then runs slower than asked rather than blocking the page's main
 // thread (Go wasm runs there). What is left over is dropped past maxOwedMs.
+// A replay runs in the same steps under the same budget.
 const (
 	stepMs      = 100
 	frameBudget = 25 * time.Millisecond
 	maxOwedMs   = 2000
 )
 
+// The session is written to the URL and the store at most once per
+// writeEvery after an action, and every keepEvery while time runs.
+const (
+	writeEvery = time.Second
+	keepEvery  = 5 * time.Second
+)
+
 func (p *Page) tick(ctx app.Context) {
 	if p.lab == nil {
 		return
 	}
-	if !p.paused {
+	start := time.Now()
+	switch {
+	case p.replaying:
+		for p.lab.Now() < p.replayTo && time.Since(start) < frameBudget {
+			p.play.AdvanceTo(min(p.lab.Now()+stepMs, p.replayTo))
+		}
+		if p.lab.Now() >= p.replayTo {
+			p.replaying, p.paused = false, true
+			p.note = fmt.Sprintf("%s to %s: a new cluster from seed %d replayed %d actions of the log.",
+				p.replayNote, at(p.lab.Now()), p.lab.Config().Seed, p.lab.ActionCount())
+			p.dirty = true
+		}
+	case !p.paused:
 		p.owed = min(p.owed+int64(frame/time.Millisecond)*p.speed/100, maxOwedMs)
-		start := time.Now()
 		for p.owed > 0 && time.Since(start) < frameBudget {
 			step := min(p.owed, stepMs)
-			p.lab.Advance(step)
+			p.play.AdvanceTo(p.lab.Now() + step)
 			p.owed -= step
 		}
 	}
+	p.end = max(p.end, p.lab.Now())
+	if !p.replaying && (p.dirty && time.Since(p.written) >= writeEvery ||
+		p.lab.Now() != p.writtenAt && time.Since(p.written) >= keepEvery) {
+		p.write(ctx)
+	}
 	ctx.After(frame, p.tick)
+}
+
+// write puts the session in the URL (replaceState: no new history entry)
+// and in the store.
+func (p *Page) write(ctx app.Context) {
+	text := p.lab.Session().Encode()
+	u := *ctx.Page().URL()
+	u.Fragment = sessionParam + "=" + text
+	ctx.Page().ReplaceURL(&u)
+	if p.Store != nil {
+		p.Store.Save(text)
+	}
+	p.dirty, p.written, p.writtenAt = false, time.Now(), p.lab.Now()
+}
+
+// share writes the session now and shows its link.
+func (p *Page) share(ctx app.Context) {
+	p.write(ctx)
+	p.shareURL = ctx.Page().URL().String()
+}
+
+// marks is the timeline's marks: the lab's up to now, the old timeline's
+// after (when rewound).
+func (p *Page) marks() []lab.Mark {
+	out := p.lab.Marks()
+	for _, m := range p.laterMarks {
+		if m.At > p.lab.Now() {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Render draws the page.
@@ -91,6 +249,7 @@ func (p *Page) Render() app.UI {
 	}
 	cfg := l.Config()
 	parts := l.PartitionViews()
+	metrics := l.MetricsVersion()
 	return app.Main().Class("page").Body(
 		app.Header().Class("top").Body(
 			app.Div().Class("title").Body(
@@ -102,9 +261,12 @@ func (p *Page) Render() app.UI {
 				}),
 			),
 			&Clock{Now: now, Paused: p.paused, Speed: p.speed,
-				OnPause: func() { p.paused = !p.paused }, OnSkip: l.Skip,
+				OnPause: func() { p.paused = !p.paused }, OnStep: p.step, OnSkip: l.Skip,
 				OnSpeed: func(s int64) { p.speed = s }},
 		),
+		&Timeline{Start: p.start, End: p.end, Now: now, Marks: p.marks(), Actions: l.ActionCount(), Pending: len(p.play.Pending()),
+			Replaying: p.replaying, ReplayTo: p.replayTo, Note: p.note, Error: p.err, ShareURL: p.shareURL,
+			OnSeek: p.seek, OnShare: p.share},
 		app.P().Class("lede").Text(fmt.Sprintf("Three brokers form a KRaft cluster, each also a controller voter. Topic %q has %d partitions, "+
 			"each on %d brokers (replication factor %d, min.insync.replicas=%d). Produce records, then break a broker: "+
 			"the controller fences it and elects new leaders.",
@@ -116,7 +278,9 @@ func (p *Page) Render() app.UI {
 			app.Div().Class("main-col").Body(
 				&ProducerForm{Lab: l, Version: version},
 				&Cluster{Lab: l, Version: version, Parts: parts},
+				&ThroughputChart{Lab: l, Version: metrics},
 				&GroupPanel{Lab: l, Version: version, Now: now / nowStepMs * nowStepMs},
+				&LagChart{Lab: l, Version: metrics},
 				&PartitionTable{Lab: l, Version: version, Parts: parts},
 				&Network{Lab: l, Now: now},
 			),
@@ -133,8 +297,9 @@ func (p *Page) Render() app.UI {
 				"request.timeout.ms (10 s here, Kafka's default is 30 s) before trying elsewhere."),
 			app.P().Text(fmt.Sprintf("Consumer groups are the core's group coordinator and consumers; here __consumer_offsets has %d partitions "+
 				"(Kafka's offsets.topic.num.partitions is 50) to keep the page light, and each member runs one assignor.", lab.OffsetsTopicPartitions)),
-			app.P().Text("Not built yet in this page: rewinding the timeline, links that share a session, several producers, "+
-				"lag charts, and multi-tab clusters over WebRTC."),
+			app.P().Text("The timeline, share links and restore on reload keep no recording: they keep the seed and the action log, "+
+				"and replay the deterministic core (principle 3 of the design). Not built yet in this page: several producers. "+
+				"A cluster of live brokers, one per browser tab over WebRTC, is at /live."),
 		),
 	)
 }

@@ -19,6 +19,7 @@ func (l *Lab) isBroker(id core.NodeID) bool { return l.servers[id] != nil }
 // other leaders for the partitions it led.
 func (l *Lab) KillBroker(id core.NodeID) {
 	if l.isBroker(id) {
+		l.record(Action{Kind: ActKillBroker, Node: id})
 		l.Sim.Crash(id)
 	}
 }
@@ -29,6 +30,7 @@ func (l *Lab) KillBroker(id core.NodeID) {
 // they are back in the ISR.
 func (l *Lab) RestartBroker(id core.NodeID) {
 	if l.isBroker(id) && l.Sim.Machine(id) == nil {
+		l.record(Action{Kind: ActRestartBroker, Node: id})
 		l.Sim.Restart(id, func(st storage.Store) core.Machine { return l.open(id, st) })
 	}
 }
@@ -37,6 +39,7 @@ func (l *Lab) RestartBroker(id core.NodeID) {
 // handles nothing and messages to it wait; ResumeBroker hands them over.
 func (l *Lab) PauseBroker(id core.NodeID) {
 	if l.isBroker(id) {
+		l.record(Action{Kind: ActPauseBroker, Node: id})
 		l.Sim.Pause(id)
 	}
 }
@@ -44,6 +47,7 @@ func (l *Lab) PauseBroker(id core.NodeID) {
 // ResumeBroker undoes PauseBroker.
 func (l *Lab) ResumeBroker(id core.NodeID) {
 	if l.isBroker(id) {
+		l.record(Action{Kind: ActResumeBroker, Node: id})
 		l.Sim.Resume(id)
 	}
 }
@@ -55,6 +59,7 @@ func (l *Lab) Isolate(id core.NodeID) {
 	if !l.isBroker(id) || l.isolated(id) {
 		return
 	}
+	l.record(Action{Kind: ActIsolate, Node: id})
 	var others []core.NodeID
 	for _, o := range l.ids {
 		if o != id {
@@ -66,6 +71,10 @@ func (l *Lab) Isolate(id core.NodeID) {
 
 // Heal reconnects a broker with the other brokers.
 func (l *Lab) Heal(id core.NodeID) {
+	if !l.isBroker(id) {
+		return
+	}
+	l.record(Action{Kind: ActHeal, Node: id})
 	for _, o := range l.ids {
 		if o != id {
 			l.Sim.Heal(id, o)
@@ -74,7 +83,10 @@ func (l *Lab) Heal(id core.NodeID) {
 }
 
 // HealAll undoes every cut.
-func (l *Lab) HealAll() { l.Sim.HealAll() }
+func (l *Lab) HealAll() {
+	l.record(Action{Kind: ActHealAll})
+	l.Sim.HealAll()
+}
 
 // SlowBroker adds ms of latency to every message to and from a broker (0:
 // normal again): a slow disk or network. A follower that falls more than
@@ -83,6 +95,7 @@ func (l *Lab) SlowBroker(id core.NodeID, ms int64) {
 	if !l.isBroker(id) {
 		return
 	}
+	l.record(Action{Kind: ActSlowBroker, Node: id, N: ms})
 	l.Sim.Slow(id, ms)
 	if ms > 0 {
 		l.slow[id] = ms

@@ -205,6 +205,7 @@ func (l *Lab) AddGroup(cfg GroupConfig) error {
 	if err := l.memberConfig(g, 0).Validate(); err != nil {
 		return err
 	}
+	l.record(Action{Kind: ActAddGroup, Group: cfg})
 	l.grp.list = append(l.grp.list, g)
 	for range cfg.Members {
 		l.addMember(g)
@@ -229,6 +230,7 @@ func (l *Lab) AddMember(groupName string) (core.NodeID, error) {
 	case len(g.members) >= MaxMembersPerGroup:
 		return 0, fmt.Errorf("%d members per group at most in this page", MaxMembersPerGroup)
 	}
+	l.record(Action{Kind: ActAddMember, Text: groupName})
 	return l.addMember(g), nil
 }
 
@@ -256,6 +258,7 @@ func (l *Lab) RemoveMember(id core.NodeID) {
 	if m == nil || m.crashed || m.leaving {
 		return
 	}
+	l.record(Action{Kind: ActRemoveMember, Node: id})
 	m.leaving, m.lastID = true, m.MemberID()
 	m.Close()
 	l.dropIfGone(m)
@@ -269,6 +272,7 @@ func (l *Lab) CrashMember(id core.NodeID) {
 	if m == nil || m.crashed || l.Sim.Machine(id) == nil {
 		return
 	}
+	l.record(Action{Kind: ActCrashMember, Node: id})
 	if !m.leaving {
 		m.lastID = m.MemberID()
 	}

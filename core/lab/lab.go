@@ -111,7 +111,9 @@ type Lab struct {
 	slow     map[core.NodeID]int64
 	logCache map[int32]*leaderLog // CheckAcked's last reads
 	hist     history
+	rec      recorder
 	acked    []ack // every acknowledged record, for CheckAcked
+	metrics  metrics
 }
 
 // New starts a lab: three servers, then an admin request creating the
@@ -131,7 +133,7 @@ func New(cfg Config) *Lab {
 		producers: map[client.Acks]*client.Producer{}, slow: map[core.NodeID]int64{}, strategy: StrategyDefault}
 	l.chooser = newChooser(l)
 	l.hist.init(cfg.KeepEvents, cfg.KeepWire)
-	s.OnEvent = l.observe
+	s.OnEvent = l.observeAndMark
 
 	for i := 1; i <= cfg.Brokers; i++ {
 		l.ids = append(l.ids, core.NodeID(i))
@@ -262,6 +264,7 @@ func (l *Lab) TopicReady() bool {
 // Produce hands a record to the producer of the current acks setting; a nil
 // key uses the sticky partitioner.
 func (l *Lab) Produce(key, value []byte) {
+	l.record(Action{Kind: ActProduce, Key: key, Value: value})
 	l.startClients()
 	l.Producer.Send(client.Record{Topic: l.cfg.Topic, Partition: client.AnyPartition, Key: key, Value: value})
 }
@@ -274,6 +277,7 @@ func (l *Lab) Acks() client.Acks { return l.Producer.Config().Acks }
 // setting has its own producer machine, made the first time it is chosen;
 // records already sent finish with the producer that took them.
 func (l *Lab) SetAcks(acks client.Acks) {
+	l.record(Action{Kind: ActSetAcks, N: int64(acks)})
 	if p := l.producers[acks]; p != nil {
 		l.Producer = p
 		return
@@ -366,7 +370,10 @@ func (l *Lab) Advance(ms int64) {
 // Every clock jumps together, so the controller sees no heartbeat for the
 // whole jump and fences the brokers until they heartbeat again, as it
 // would after the cluster froze for that long.
-func (l *Lab) Skip(ms int64) { l.Sim.Jump(ms) }
+func (l *Lab) Skip(ms int64) {
+	l.record(Action{Kind: ActSkip, N: ms})
+	l.Sim.Jump(ms)
+}
 
 // Now is the virtual time in Unix ms.
 func (l *Lab) Now() int64 { return l.Sim.Now() }

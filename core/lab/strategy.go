@@ -61,6 +61,7 @@ func (l *Lab) Strategy() string { return l.strategy }
 func (l *Lab) SetStrategy(name string) {
 	for _, s := range Strategies {
 		if s == name {
+			l.record(Action{Kind: ActSetStrategy, Text: name})
 			l.strategy = name
 		}
 	}

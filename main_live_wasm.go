@@ -1,0 +1,67 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+
+	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/ui"
+	"github.com/streamlab/streamlab/wasm/live"
+)
+
+// The /live page's cluster: wasm/live's Session seen through the ui's
+// interfaces (ui may not import wasm/).
+func init() { liveCluster = liveJoiner{} }
+
+type liveJoiner struct{}
+
+func (liveJoiner) Join(ctx context.Context, cfg ui.LiveConfig) (ui.LiveMember, error) {
+	s, err := live.Start(ctx, live.SessionConfig{Cluster: cfg.Cluster, SessionTimeoutMs: cfg.SessionTimeoutMs, RequestTimeoutMs: cfg.RequestTimeoutMs})
+	if err != nil {
+		return nil, err
+	}
+	return liveMember{s}, nil
+}
+
+type liveMember struct{ s *live.Session }
+
+func (m liveMember) ID() core.NodeID { return m.s.ID() }
+func (m liveMember) Close() error    { return m.s.Close() }
+func (m liveMember) CreateTopic(name string, partitions int32, rf int16, minISR int) error {
+	return m.s.CreateTopic(name, partitions, rf, minISR)
+}
+func (m liveMember) Produce(topic string, n int, key, value string) error {
+	return m.s.Produce(topic, n, key, value)
+}
+func (m liveMember) Consume(group, topic string) error { return m.s.Consume(group, topic) }
+
+// View copies the snapshot into the ui's types (same fields, converted
+// element by element).
+func (m liveMember) View() ui.LiveView {
+	s := m.s.Snapshot()
+	v := ui.LiveView{
+		ID: s.ID, Registered: s.Registered, Fenced: s.Fenced, BrokerEpoch: s.BrokerEpoch,
+		Controller: s.Controller, ControllerEpoch: s.ControllerEpoch, Brokers: s.Brokers,
+		Sent: s.Sent, Acked: s.Acked, Failed: s.Failed, LastFailure: s.LastFailure,
+		Group: s.Group, Topic: s.Topic, Read: s.Read, Assignment: s.Assignment,
+		SessionTimeoutMs: s.SessionTimeoutMs, RequestTimeoutMs: s.RequestTimeoutMs,
+	}
+	for _, p := range s.Peers {
+		v.Peers = append(v.Peers, ui.LivePeer(p))
+	}
+	for _, t := range s.Topics {
+		lt := ui.LiveTopic{Name: t.Name, MinISR: t.MinISR}
+		for _, p := range t.Partitions {
+			lt.Partitions = append(lt.Partitions, ui.LivePartition(p))
+		}
+		v.Topics = append(v.Topics, lt)
+	}
+	for _, r := range s.LastRead {
+		v.LastRead = append(v.LastRead, ui.LiveRecord(r))
+	}
+	for _, e := range s.Events {
+		v.Events = append(v.Events, ui.LiveEvent(e))
+	}
+	return v
+}

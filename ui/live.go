@@ -1,0 +1,118 @@
+package ui
+
+import (
+	"context"
+
+	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/core/controller"
+)
+
+// What the live-cluster page (LivePage) needs of a live cluster. The ui
+// package must not import wasm/ or p2p/: the browser build implements these
+// (main_live_wasm.go, over wasm/live) and the node leaves them nil.
+
+// LiveCluster makes this tab a broker of a cluster.
+type LiveCluster interface {
+	Join(ctx context.Context, cfg LiveConfig) (LiveMember, error)
+}
+
+// LiveConfig is what the page chooses of a member's configuration.
+type LiveConfig struct {
+	Cluster string
+	// SessionTimeoutMs is broker.session.timeout.ms (9000 in Kafka).
+	SessionTimeoutMs int64
+	// RequestTimeoutMs is the clients' request.timeout.ms (30000 in Kafka).
+	RequestTimeoutMs int64
+}
+
+// LiveMember is this tab's broker. Its methods may block on the broker's
+// goroutine: call them from ctx.Async, never in an event handler.
+type LiveMember interface {
+	ID() core.NodeID
+	View() LiveView
+	// CreateTopic starts an admin client; the outcome shows in the view.
+	CreateTopic(name string, partitions int32, rf int16, minISR int) error
+	// Produce sends n records with acks=all: key ("" for null) and
+	// value-<k>, k counting up in this tab.
+	Produce(topic string, n int, key, value string) error
+	// Consume starts this tab's consumer group member.
+	Consume(group, topic string) error
+	Close() error
+}
+
+// LiveView is the cluster as this tab's broker sees it, and its clients.
+type LiveView struct {
+	ID               core.NodeID
+	Registered       bool
+	Fenced           bool
+	BrokerEpoch      int64
+	Controller       core.NodeID // the active controller this broker's voter knows, -1
+	ControllerEpoch  int64
+	Peers            []LivePeer
+	Brokers          []controller.Broker // from the metadata this broker applied
+	Topics           []LiveTopic
+	Sent, Acked      int
+	Failed           int
+	LastFailure      string
+	Group, Topic     string // the consumer's, "" without one
+	Read             int    // distinct records the consumer read
+	Assignment       []int32
+	LastRead         []LiveRecord
+	Events           []LiveEvent // newest first
+	SessionTimeoutMs int64
+	RequestTimeoutMs int64
+}
+
+// LivePeer is another broker's tab.
+type LivePeer struct {
+	ID        core.NodeID
+	Connected bool   // a WebRTC connection is up
+	Heard     bool   // its presence came over the BroadcastChannel lately
+	Err       string // why the connection went down last
+}
+
+// LiveTopic is a topic of the metadata.
+type LiveTopic struct {
+	Name       string
+	MinISR     string
+	Partitions []LivePartition
+}
+
+// LivePartition is a partition's registration, and the high watermark and
+// log end offset of this tab's replica (-1 if it holds none).
+type LivePartition struct {
+	Partition int32
+	Reg       controller.Partition
+	HW, LEO   int64
+}
+
+// LiveRecord is a record the consumer read.
+type LiveRecord struct {
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+}
+
+// LiveEvent is what a machine of this tab reported (Event), or a peer
+// tab's connection going up or down.
+type LiveEvent struct {
+	Seq      uint64
+	Time     int64 // Unix ms
+	Node     core.NodeID
+	Event    core.Event
+	PeerUp   bool
+	PeerDown bool
+	Err      string
+}
+
+// liveAlive counts the brokers the metadata has unfenced.
+func liveAlive(v *LiveView) int {
+	n := 0
+	for _, b := range v.Brokers {
+		if !b.Fenced {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,90 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/maxence-charriere/go-app/v10/pkg/app"
+)
+
+// LiveTopics is each topic as the metadata this tab's broker applied
+// describes it: per partition the leader, leader epoch, replicas and ISR,
+// and this broker's replica's high watermark and log end offset.
+//
+// For the e2e tests: each row is #live-partition-<topic>-<n> with
+// data-leader, data-epoch, data-isr ("1,2,3"), data-hw and data-leo.
+type LiveTopics struct {
+	app.Compo
+	View *LiveView
+}
+
+// Render draws a table per topic.
+func (t *LiveTopics) Render() app.UI {
+	v := t.View
+	var topics []LiveTopic
+	internal := 0
+	for _, tp := range v.Topics {
+		if strings.HasPrefix(tp.Name, "__") {
+			internal++ // __consumer_offsets: the group coordinators' log
+			continue
+		}
+		topics = append(topics, tp)
+	}
+	return app.Section().Class("card live-topics").ID("live-topics").Body(
+		app.H2().Text("Topics"),
+		app.If(len(topics) == 0, func() app.UI { return app.P().Class("hint").Text("No topic yet: create one below.") }),
+		app.Range(topics).Slice(func(i int) app.UI {
+			tp := topics[i]
+			mir := tp.MinISR
+			if mir == "" {
+				mir = "1 (default)"
+			}
+			return app.Div().Class("live-topic").Body(
+				app.H3().Text(fmt.Sprintf("%s · min.insync.replicas=%s", tp.Name, mir)),
+				app.Table().Body(
+					app.THead().Body(app.Tr().Body(
+						app.Th().Text("Partition"),
+						app.Th().Title("The replica producers and consumers talk to").Text("Leader"),
+						app.Th().Title("Bumped by every leader election").Text("Leader epoch"),
+						app.Th().Title("The brokers that hold a copy, preferred leader first").Text("Replicas"),
+						app.Th().Title("In-sync replicas: caught up with the leader").Text("ISR"),
+						app.Th().Title("High watermark of this tab's replica: on the leader, what consumers may read").Text("HW here"),
+						app.Th().Title("Log end offset of this tab's replica").Text("LEO here"),
+					)),
+					app.TBody().Body(app.Range(tp.Partitions).Slice(func(j int) app.UI {
+						p := tp.Partitions[j]
+						leader := "none"
+						if p.Reg.Leader >= 0 {
+							leader = fmt.Sprintf("broker %d", p.Reg.Leader)
+						}
+						hw, leo := "–", "–"
+						if p.HW >= 0 {
+							hw, leo = fmt.Sprint(p.HW), fmt.Sprint(p.LEO)
+						}
+						class := "ok"
+						switch {
+						case p.Reg.Leader < 0:
+							class = "bad"
+						case len(p.Reg.ISR) < len(p.Reg.Replicas):
+							class = "warn"
+						}
+						return app.Tr().ID(fmt.Sprintf("live-partition-%s-%d", tp.Name, p.Partition)).Class(class).
+							DataSet("leader", p.Reg.Leader).DataSet("epoch", p.Reg.LeaderEpoch).
+							DataSet("isr", join(p.Reg.ISR)).DataSet("hw", p.HW).DataSet("leo", p.LEO).Body(
+							app.Td().Text(fmt.Sprintf("P%d", p.Partition)),
+							app.Td().Text(leader),
+							app.Td().Text(p.Reg.LeaderEpoch),
+							app.Td().Text(ids(p.Reg.Replicas)),
+							app.Td().Text(ids(p.Reg.ISR)),
+							app.Td().Text(hw),
+							app.Td().Text(leo),
+						)
+					})),
+				),
+			)
+		}),
+		app.If(internal > 0, func() app.UI {
+			return app.P().Class("hint").Text("Not shown: __consumer_offsets, where the group coordinators keep groups and committed offsets.")
+		}),
+	)
+}

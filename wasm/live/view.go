@@ -1,0 +1,401 @@
+//go:build js && wasm
+
+package live
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/core/client"
+	"github.com/streamlab/streamlab/core/controller"
+	"github.com/streamlab/streamlab/core/server"
+)
+
+// A Session is a Member with what a page shows of it: the events its
+// machines reported, the peers heard, and the admin, producer and consumer
+// a person runs from the tab. Its methods may block (they reach the
+// machines' goroutines): call them off the page's event handlers.
+type Session struct {
+	m   *Member
+	cfg SessionConfig
+
+	mu        sync.Mutex
+	seq       uint64
+	notable   []Observed // cluster events, newest last
+	traffic   []Observed // record traffic, newest last
+	heard     map[core.NodeID]PeerView
+	admins    map[*Client]string // running admin → its topic
+	producer  *Client
+	sent      int
+	acked     int
+	failed    int
+	lastFail  string
+	consumer  *Client
+	group     string
+	ctopic    string
+	read      map[int64]bool // partition<<40 | offset: distinct records read
+	lastRead  []ReadRecord
+	produceNo int
+}
+
+// SessionConfig is what a page may choose of a member's configuration.
+type SessionConfig struct {
+	Cluster string
+	// SessionTimeoutMs is broker.session.timeout.ms (0: Kafka's 9000);
+	// the brokers then heartbeat every sixth of it.
+	SessionTimeoutMs int64
+	// RequestTimeoutMs is the clients' request.timeout.ms (0: 30000).
+	RequestTimeoutMs int64
+}
+
+// Observed is one event seen in this tab, stamped with the wall clock.
+type Observed struct {
+	Seq      uint64
+	Time     int64 // Unix ms
+	Node     core.NodeID
+	Event    core.Event // nil for a peer change
+	PeerUp   bool
+	PeerDown bool
+	Err      string
+}
+
+// PeerView is another broker's tab as this one knows it.
+type PeerView struct {
+	ID        core.NodeID
+	Connected bool   // a WebRTC connection is up
+	Heard     bool   // its presence came over the BroadcastChannel lately
+	Err       string // why the connection went down last
+}
+
+// ReadRecord is a record the consumer read.
+type ReadRecord struct {
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+}
+
+// Snapshot is the cluster as this tab's broker sees it, and the tab's
+// clients.
+type Snapshot struct {
+	ID               core.NodeID
+	Registered       bool
+	Fenced           bool
+	BrokerEpoch      int64
+	Controller       core.NodeID // the active controller this broker's voter knows, -1
+	ControllerEpoch  int64
+	Peers            []PeerView
+	Brokers          []controller.Broker // from the metadata this broker applied
+	Topics           []TopicView
+	Sent, Acked      int
+	Failed           int
+	LastFailure      string
+	Group, Topic     string // the consumer's, "" without one
+	Read             int
+	Assignment       []int32
+	LastRead         []ReadRecord
+	Events           []Observed
+	SessionTimeoutMs int64
+	RequestTimeoutMs int64
+}
+
+// TopicView is a topic of the metadata, with this broker's replicas' offsets.
+type TopicView struct {
+	Name       string
+	MinISR     string // min.insync.replicas if set on the topic
+	Partitions []PartitionView
+}
+
+// PartitionView is one partition: its registration, and the high watermark
+// and log end offset of this broker's replica (-1 if it holds none).
+type PartitionView struct {
+	Partition int32
+	Reg       controller.Partition
+	HW, LEO   int64
+}
+
+const (
+	maxNotable  = 120
+	maxTraffic  = 60
+	maxLastRead = 12
+	maxProduce  = 100000 // records per press: keeps a tab responsive
+)
+
+// Start joins cfg.Cluster as a Session. ctx bounds the join.
+func Start(ctx context.Context, cfg SessionConfig) (*Session, error) {
+	s := &Session{cfg: cfg, heard: map[core.NodeID]PeerView{}, read: map[int64]bool{}, admins: map[*Client]string{}}
+	m, err := Join(ctx, Config{
+		Cluster: cfg.Cluster,
+		Configure: func(c *server.Config) {
+			if cfg.SessionTimeoutMs > 0 {
+				c.Controller.SessionTimeoutMs = cfg.SessionTimeoutMs
+				c.HeartbeatIntervalMs = max(cfg.SessionTimeoutMs/6, 100)
+			}
+		},
+		Events: s.event,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.m = m
+	return s, nil
+}
+
+// ID is this tab's broker id.
+func (s *Session) ID() core.NodeID { return s.m.ID() }
+
+// Close leaves the cluster (a crash, to the other tabs).
+func (s *Session) Close() error { return s.m.Close() }
+
+// event runs on the machines' and the transport's goroutines.
+func (s *Session) event(e Event) {
+	now := time.Now().UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.PeerUp || e.PeerDown {
+		p := s.heard[e.Node]
+		p.ID, p.Connected = e.Node, e.PeerUp
+		if e.Err != nil {
+			p.Err = e.Err.Error()
+		}
+		s.heard[e.Node] = p
+		s.seq++
+		s.notable = keepLast(append(s.notable, Observed{Seq: s.seq, Time: now, Node: e.Node, PeerUp: e.PeerUp, PeerDown: e.PeerDown, Err: p.Err}), maxNotable)
+		return
+	}
+	for _, ev := range e.Core {
+		switch ev := ev.(type) {
+		case core.RecordAcked:
+			s.acked++
+		case core.ProduceFailed:
+			s.failed++
+			s.lastFail = ev.Error
+		case core.RecordConsumed:
+			s.read[int64(ev.Partition)<<40|ev.Offset] = true
+			s.lastRead = keepLast(append(s.lastRead, ReadRecord{ev.Partition, ev.Offset, ev.Key, ev.Value}), maxLastRead)
+		case core.MessageSent, core.MessageDelivered:
+			continue // the wire: too many to keep
+		}
+		s.seq++
+		o := Observed{Seq: s.seq, Time: now, Node: e.Node, Event: ev}
+		if traffic(ev) {
+			s.traffic = keepLast(append(s.traffic, o), maxTraffic)
+		} else {
+			s.notable = keepLast(append(s.notable, o), maxNotable)
+		}
+	}
+}
+
+func traffic(ev core.Event) bool {
+	switch ev.(type) {
+	case core.RecordAcked, core.RecordConsumed, core.RecordPartitioned, core.RecordsAppended,
+		core.HighWatermarkAdvanced, core.OffsetCommitted, core.RequestFailed, core.ProduceRetried:
+		return true
+	}
+	return false
+}
+
+func keepLast[T any](v []T, n int) []T {
+	if len(v) > n {
+		return slices.Delete(v, 0, len(v)-n)
+	}
+	return v
+}
+
+// brokers are the ids a client bootstraps from.
+func (s *Session) brokers() []core.NodeID {
+	ids := make([]core.NodeID, 0, s.m.cfg.MaxBrokers)
+	for id := core.NodeID(1); id <= core.NodeID(s.m.cfg.MaxBrokers); id++ {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// CreateTopic starts an admin client that creates the topic; the outcome
+// arrives as events (TopicCreated, or the admin's error in Snapshot).
+func (s *Session) CreateTopic(name string, partitions int32, rf int16, minISR int) error {
+	if name == "" || partitions < 1 || rf < 1 || minISR < 1 {
+		return errors.New("a topic needs a name, at least one partition, replication factor ≥ 1 and min.insync.replicas ≥ 1")
+	}
+	req := kmsg.NewCreateTopicsRequestTopic()
+	req.Topic, req.NumPartitions, req.ReplicationFactor = name, partitions, rf
+	req.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "min.insync.replicas", Value: kmsg.StringPtr(strconv.Itoa(minISR))}}
+	brokers := s.brokers()
+	c, err := s.m.AddClient(func(id core.NodeID) core.Machine { return client.NewAdmin(id, brokers, req) })
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.admins[c] = name
+	s.mu.Unlock()
+	return nil
+}
+
+// adminResults closes the admins that finished, logging their errors.
+func (s *Session) adminResults() {
+	s.mu.Lock()
+	admins := make(map[*Client]string, len(s.admins))
+	for c, topic := range s.admins {
+		admins[c] = topic
+	}
+	s.mu.Unlock()
+	for c, topic := range admins {
+		var done bool
+		var err error
+		if c.Do(func(mc core.Machine) { a := mc.(*client.Admin); done, err = a.Done(), a.Err() }) != nil {
+			done = true
+		}
+		if !done && err == nil {
+			continue
+		}
+		c.Close()
+		s.mu.Lock()
+		delete(s.admins, c)
+		if err != nil {
+			s.seq++
+			s.notable = keepLast(append(s.notable, Observed{Seq: s.seq, Time: time.Now().UnixMilli(), Node: c.ID(),
+				Event: core.RequestFailed{API: "CreateTopics", Topic: topic, Partition: -1, Error: err.Error()}}), maxNotable)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Produce sends n records with acks=all from this tab's producer (made on
+// first use): key as given ("" for a null key), value + "-<k>".
+func (s *Session) Produce(topic string, n int, key, value string) error {
+	if topic == "" || n < 1 || n > maxProduce {
+		return fmt.Errorf("produce 1 to %d records to a topic", maxProduce)
+	}
+	s.mu.Lock()
+	p := s.producer
+	s.mu.Unlock()
+	if p == nil {
+		var err error
+		p, err = s.m.AddClient(func(id core.NodeID) core.Machine {
+			return client.NewProducer(client.ProducerConfig{ID: id, Bootstrap: s.brokers(), Acks: client.AcksAll,
+				RequestTimeoutMs: s.cfg.RequestTimeoutMs, Seed: uint64(time.Now().UnixNano())})
+		})
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.producer = p
+		s.mu.Unlock()
+	}
+	var k []byte
+	if key != "" {
+		k = []byte(key)
+	}
+	s.mu.Lock()
+	first := s.produceNo
+	s.produceNo += n
+	s.sent += n
+	s.mu.Unlock()
+	return p.Do(func(mc core.Machine) {
+		pr := mc.(*client.Producer)
+		for i := range n {
+			pr.Send(client.Record{Topic: topic, Partition: -1, Key: k, Value: fmt.Appendf(nil, "%s-%d", value, first+i)})
+		}
+	})
+}
+
+// Consume starts this tab's consumer group member (one per tab), reading
+// topic from the earliest offset the group has not committed.
+func (s *Session) Consume(group, topic string) error {
+	if group == "" || topic == "" {
+		return errors.New("a consumer needs a group.id and a topic")
+	}
+	s.mu.Lock()
+	running := s.consumer != nil
+	s.mu.Unlock()
+	if running {
+		return errors.New("this tab runs a consumer already")
+	}
+	c, err := s.m.AddClient(func(id core.NodeID) core.Machine {
+		return client.NewConsumer(client.ConsumerConfig{ID: id, Bootstrap: s.brokers(), Topics: []string{topic}, GroupID: group,
+			AutoOffsetReset: "earliest", RequestTimeoutMs: s.cfg.RequestTimeoutMs, Seed: uint64(time.Now().UnixNano())})
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.consumer, s.group, s.ctopic = c, group, topic
+	s.mu.Unlock()
+	return nil
+}
+
+// Snapshot reads the broker and the clients on their goroutines.
+func (s *Session) Snapshot() Snapshot {
+	s.adminResults()
+	v := Snapshot{ID: s.m.ID(), Controller: -1, SessionTimeoutMs: s.cfg.SessionTimeoutMs, RequestTimeoutMs: s.cfg.RequestTimeoutMs}
+	s.m.Server(func(srv *server.Server) {
+		v.BrokerEpoch, v.Fenced = srv.Registered()
+		v.Registered = v.BrokerEpoch >= 0
+		if c := srv.Controller(); c != nil {
+			v.Controller, v.ControllerEpoch = c.Leader(), c.Epoch()
+		}
+		img := srv.Image()
+		v.Brokers = img.Brokers()
+		for _, name := range img.Topics() {
+			t, ok := img.Topic(name)
+			if !ok {
+				continue
+			}
+			tv := TopicView{Name: name, MinISR: t.Configs["min.insync.replicas"]}
+			for p, reg := range t.Partitions {
+				pv := PartitionView{Partition: int32(p), Reg: reg, HW: -1, LEO: -1}
+				if info, ok := srv.Broker().Partition(name, int32(p)); ok {
+					pv.HW, pv.LEO = info.HighWatermark, info.LogEndOffset
+				}
+				tv.Partitions = append(tv.Partitions, pv)
+			}
+			v.Topics = append(v.Topics, tv)
+		}
+	})
+	s.mu.Lock()
+	cons := s.consumer
+	v.Sent, v.Acked, v.Failed, v.LastFailure = s.sent, s.acked, s.failed, s.lastFail
+	v.Group, v.Topic, v.Read = s.group, s.ctopic, len(s.read)
+	v.LastRead = slices.Clone(s.lastRead)
+	v.Events = make([]Observed, 0, len(s.notable)+len(s.traffic))
+	v.Events = append(append(v.Events, s.notable...), s.traffic...)
+	heard := make(map[core.NodeID]PeerView, len(s.heard))
+	for id, p := range s.heard {
+		heard[id] = p
+	}
+	s.mu.Unlock()
+	slices.SortFunc(v.Events, func(a, b Observed) int { return cmp.Compare(b.Seq, a.Seq) })
+	if cons != nil {
+		cons.Do(func(mc core.Machine) {
+			for _, tp := range mc.(*client.Consumer).Assignment() {
+				v.Assignment = append(v.Assignment, tp.Partition)
+			}
+		})
+	}
+	for _, id := range s.m.ch.Peers() {
+		p := heard[id]
+		p.ID, p.Heard = id, true
+		heard[id] = p
+	}
+	for _, id := range s.m.Peers() {
+		p := heard[id]
+		p.ID, p.Connected = id, true
+		heard[id] = p
+	}
+	for _, p := range heard {
+		if p.ID != s.m.ID() {
+			v.Peers = append(v.Peers, p)
+		}
+	}
+	slices.SortFunc(v.Peers, func(a, b PeerView) int { return int(a.ID - b.ID) })
+	return v
+}
