@@ -3,19 +3,26 @@
 package rtc
 
 import (
-	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 )
 
+// PlatformConfig is the native part of Config.
+type PlatformConfig struct {
+	// API creates the peer connections (nil: one with
+	// NativeSettingEngine).
+	API *webrtc.API
+}
+
 // NativeSettingEngine is the SettingEngine a native Transport uses by
 // default: loopback candidates included (two nodes on one machine, or a
 // loopback-only network namespace in tests), no mDNS (nothing multicast
 // leaves the machine; host candidates carry plain addresses), and a dead
 // peer detected in about 8 s instead of pion's 30. Adjust it and pass
-// webrtc.NewAPI(webrtc.WithSettingEngine(s)) as Config.API.
+// webrtc.NewAPI(webrtc.WithSettingEngine(s)) as Config.Platform.API.
 func NativeSettingEngine() webrtc.SettingEngine {
 	var s webrtc.SettingEngine
 	s.SetIncludeLoopbackCandidate(true)
@@ -24,33 +31,96 @@ func NativeSettingEngine() webrtc.SettingEngine {
 	return s
 }
 
-func defaultAPI() *webrtc.API {
+var defaultAPI = sync.OnceValue(func() *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithSettingEngine(NativeSettingEngine()))
+})
+
+// pionConn is a conn on pion.
+type pionConn struct {
+	pc *webrtc.PeerConnection
+	dc *webrtc.DataChannel
 }
 
-// hook wires the platform-specific callbacks of p. Natively pion calls
-// OnMessage from the channel's read loop, one message after the other: a
-// full inbox makes it wait, which stops reading the SCTP stream and so
-// holds back the sender.
-func hook(p *peer) (release func()) {
-	p.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+func newConn(cfg *Config, ev connEvents) (conn, error) {
+	api := cfg.Platform.API
+	if api == nil {
+		api = defaultAPI()
+	}
+	servers := make([]webrtc.ICEServer, len(cfg.ICEServers))
+	for i, s := range cfg.ICEServers {
+		servers[i] = webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential}
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: servers})
+	if err != nil {
+		return nil, err
+	}
+	yes, zero := true, uint16(0)
+	dc, err := pc.CreateDataChannel("streamlab", &webrtc.DataChannelInit{Ordered: &yes, Negotiated: &yes, ID: &zero})
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
-			init := c.ToJSON()
-			p.t.post(func() { p.t.candidate(p, init) })
+			j := c.ToJSON()
+			ev.candidate(Candidate{Candidate: j.Candidate, SDPMid: j.SDPMid, SDPMLineIndex: j.SDPMLineIndex, UsernameFragment: j.UsernameFragment})
 		}
 	})
-	p.dc.OnMessage(func(m webrtc.DataChannelMessage) {
-		if m.IsString {
-			p.fail(fmt.Errorf("%w: text message from node %d", ErrProtocol, p.id))
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		switch s {
+		case webrtc.PeerConnectionStateFailed:
+			ev.down(ErrConnectionFailed)
+		case webrtc.PeerConnectionStateClosed:
+			ev.down(ErrPeerClosed)
+		}
+	})
+	dc.OnOpen(ev.open)
+	dc.OnClose(func() { ev.down(ErrPeerClosed) })
+	dc.SetBufferedAmountLowThreshold(lowWater)
+	dc.OnBufferedAmountLow(ev.low)
+	// pion calls OnMessage from the channel's read loop, one message after
+	// the other, with a slice of its own: ev.message may block there (see
+	// peer.deliver).
+	dc.OnMessage(func(m webrtc.DataChannelMessage) { ev.message(m.Data, m.IsString) })
+	return &pionConn{pc: pc, dc: dc}, nil
+}
+
+func (c *pionConn) createOffer() (SessionDescription, error) {
+	d, err := c.pc.CreateOffer(nil)
+	return SessionDescription{Type: SDPType(d.Type.String()), SDP: d.SDP}, err
+}
+
+func (c *pionConn) createAnswer() (SessionDescription, error) {
+	d, err := c.pc.CreateAnswer(nil)
+	return SessionDescription{Type: SDPType(d.Type.String()), SDP: d.SDP}, err
+}
+
+func (c *pionConn) setLocalDescription(d SessionDescription) error {
+	return c.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.NewSDPType(string(d.Type)), SDP: d.SDP})
+}
+
+func (c *pionConn) setRemoteDescription(d SessionDescription) error {
+	return c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.NewSDPType(string(d.Type)), SDP: d.SDP})
+}
+
+func (c *pionConn) addICECandidate(k Candidate) error {
+	return c.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: k.Candidate, SDPMid: k.SDPMid, SDPMLineIndex: k.SDPMLineIndex, UsernameFragment: k.UsernameFragment})
+}
+
+func (c *pionConn) send(m []byte) error { return c.dc.Send(m) }
+
+func (c *pionConn) bufferedAmount() int { return int(c.dc.BufferedAmount()) }
+
+func (c *pionConn) close() error { return c.pc.Close() }
+
+// deliver queues a received message for the reader. Natively it waits for
+// room: that stops reading the SCTP stream and so holds back the sender.
+func (p *peer) deliver(data []byte) {
+	for !p.in.push(data) {
+		select {
+		case <-p.in.room:
+		case <-p.done:
 			return
 		}
-		for !p.in.push(m.Data) {
-			select {
-			case <-p.in.room:
-			case <-p.done:
-				return
-			}
-		}
-	})
-	return func() {}
+	}
 }

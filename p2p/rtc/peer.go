@@ -5,16 +5,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/p2p/frame"
 )
 
 const (
 	// The writer waits while the channel buffers more than highWater
-	// bytes, until it drains to lowWater: enough in flight to fill the
-	// pipe, without piling a backlog into the browser or pion.
+	// bytes, until it drains to lowWater (the channel's
+	// bufferedAmountLowThreshold): enough in flight to fill the pipe,
+	// without piling a backlog into the browser or pion.
 	highWater = 1 << 20
 	lowWater  = 256 << 10
 	// maxQueued bounds the frames waiting for the writer, per peer.
@@ -29,20 +28,48 @@ const (
 	refuseLinger = 2 * time.Second
 )
 
+// conn is what a peer needs from the platform: one peer connection with one
+// negotiated data channel (ordered, reliable, id 0 on both sides: no in-band
+// channel negotiation). native.go wraps pion, js.go the browser's
+// RTCPeerConnection. Its methods are called from goroutines (the loop, the
+// writer, drop's closer), never from its own callbacks.
+type conn interface {
+	createOffer() (SessionDescription, error)
+	createAnswer() (SessionDescription, error)
+	setLocalDescription(SessionDescription) error
+	setRemoteDescription(SessionDescription) error
+	addICECandidate(Candidate) error
+	// send sends one binary message on the data channel.
+	send(m []byte) error
+	// bufferedAmount is the number of bytes the channel has yet to send.
+	bufferedAmount() int
+	// close closes the connection and frees what its callbacks hold;
+	// events it may still cause find the attempt dead.
+	close() error
+}
+
+// connEvents are what a conn reports. They never block, except message
+// natively (see peer.deliver).
+type connEvents struct {
+	candidate func(Candidate)              // a local candidate to trickle
+	open      func()                       // the data channel opened
+	low       func()                       // bufferedAmount fell to lowWater
+	message   func(data []byte, text bool) // one message, data the receiver's
+	down      func(err error)              // ErrConnectionFailed or ErrPeerClosed
+}
+
 // peer is one connection attempt to a node, from creation to teardown.
 type peer struct {
 	t       *Transport
 	id      core.NodeID
 	session uint64
 	offerer bool
-	pc      *webrtc.PeerConnection
-	dc      *webrtc.DataChannel
-	release func()          // frees what the platform hooks hold
+	conn    conn            // nil if it could not be created
 	prev    <-chan struct{} // the replaced attempt's readerDone: its PeerDown comes first
 
 	// owned by the loop
 	remoteSet  bool
-	candidates []webrtc.ICECandidateInit // received before the remote description
+	candidates []Candidate // received before the remote description
 	writing    bool
 	timer      *time.Timer
 
@@ -59,57 +86,43 @@ type peer struct {
 	silent bool  // no PeerDown unless it was up (set by drop before done)
 }
 
-// newPeer runs on the loop: it creates the connection and its negotiated
-// data channel (id 0 on both sides: no in-band channel negotiation) and
-// starts the reader. Failures drop the attempt at once (p.dead).
+// newPeer runs on the loop: it creates the connection and starts the
+// reader. Failures drop the attempt at once (p.dead).
 func (t *Transport) newPeer(id core.NodeID, session uint64, offerer bool, prev <-chan struct{}) *peer {
 	p := &peer{
-		t: t, id: id, session: session, offerer: offerer, prev: prev, release: func() {},
+		t: t, id: id, session: session, offerer: offerer, prev: prev,
 		done: make(chan struct{}), readerDone: make(chan struct{}), low: make(chan struct{}, 1),
 		in: newInbox(), out: newOutbox(),
 	}
 	t.peers[id] = p
 	t.wg.Add(1)
 	go p.read()
-	pc, err := t.api.NewPeerConnection(webrtc.Configuration{ICEServers: t.cfg.ICEServers})
+	c, err := newConn(&t.cfg, connEvents{
+		candidate: func(c Candidate) { t.post(func() { t.candidate(p, c) }) },
+		open: func() {
+			t.post(func() {
+				if !p.dead && !p.writing {
+					p.writing = true
+					t.wg.Add(1)
+					go p.write()
+				}
+			})
+		},
+		low: func() { signal(p.low) },
+		message: func(data []byte, text bool) {
+			if text {
+				p.fail(fmt.Errorf("%w: text message from node %d", ErrProtocol, p.id))
+				return
+			}
+			p.deliver(data)
+		},
+		down: func(err error) { t.post(func() { t.drop(p, err, false) }) },
+	})
 	if err != nil {
 		t.drop(p, fmt.Errorf("rtc: connection to %d: %w", id, err), false)
 		return p
 	}
-	p.pc = pc
-	yes, zero := true, uint16(0)
-	dc, err := pc.CreateDataChannel("streamlab", &webrtc.DataChannelInit{Ordered: &yes, Negotiated: &yes, ID: &zero})
-	if err != nil {
-		t.drop(p, fmt.Errorf("rtc: data channel to %d: %w", id, err), false)
-		return p
-	}
-	p.dc = dc
-	p.release = hook(p)
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		switch s {
-		case webrtc.PeerConnectionStateFailed:
-			t.post(func() { t.drop(p, ErrConnectionFailed, false) })
-		case webrtc.PeerConnectionStateClosed:
-			t.post(func() { t.drop(p, ErrPeerClosed, false) })
-		}
-	})
-	dc.OnOpen(func() {
-		t.post(func() {
-			if !p.dead && !p.writing {
-				p.writing = true
-				t.wg.Add(1)
-				go p.write()
-			}
-		})
-	})
-	dc.OnClose(func() { t.post(func() { t.drop(p, ErrPeerClosed, false) }) })
-	dc.SetBufferedAmountLowThreshold(lowWater)
-	dc.OnBufferedAmountLow(func() {
-		select {
-		case p.low <- struct{}{}:
-		default:
-		}
-	})
+	p.conn = c
 	p.timer = time.AfterFunc(t.cfg.ConnectTimeout, func() {
 		t.post(func() {
 			if !p.isUp() {
@@ -121,7 +134,7 @@ func (t *Transport) newPeer(id core.NodeID, session uint64, offerer bool, prev <
 }
 
 // candidate runs on the loop: it trickles one local candidate to the peer.
-func (t *Transport) candidate(p *peer, c webrtc.ICECandidateInit) {
+func (t *Transport) candidate(p *peer, c Candidate) {
 	if p.dead {
 		return
 	}
@@ -174,14 +187,14 @@ func (p *peer) write() {
 
 // send sends one message once the channel's buffer has room.
 func (p *peer) send(m []byte) error {
-	for p.dc.BufferedAmount() > highWater {
+	for p.conn.bufferedAmount() > highWater {
 		select {
 		case <-p.low:
 		case <-p.done:
 			return ErrClosed
 		}
 	}
-	if err := p.dc.Send(m); err != nil {
+	if err := p.conn.send(m); err != nil {
 		return fmt.Errorf("rtc: send to %d: %w", p.id, err)
 	}
 	return nil

@@ -1,5 +1,6 @@
 // Package rtc carries core envelopes between Streamlab nodes over WebRTC data
-// channels (pion/webrtc, natively and in the browser under js/wasm).
+// channels: natively with pion/webrtc, in the browser (js/wasm) with the
+// browser's own RTCPeerConnection, through the small conn interface.
 //
 // Each pair of nodes shares one ordered, reliable data channel. The stream
 // on it is p2p/frame's: a hello from each side first (protocol version,
@@ -9,12 +10,12 @@
 // refusal frame that says why, and the connection is dropped.
 //
 // Threading: one goroutine per Transport owns the connections' state and
-// does all the signaling work (pion's js calls await promises: they must not
-// run inside a js callback); pion's callbacks only post events to it. Each
-// connection has a reader goroutine, which decodes and makes every callback
-// for that peer (PeerUp, Receive..., PeerDown, in that order), and a writer
-// goroutine, which sends the queued frames and waits while the channel's
-// send buffer is full.
+// does all the signaling work (in the browser it awaits promises: that must
+// not happen inside a js callback); the platform's callbacks only post
+// events to it. Each connection has a reader goroutine, which decodes and
+// makes every callback for that peer (PeerUp, Receive..., PeerDown, in that
+// order), and a writer goroutine, which sends the queued frames and waits
+// while the channel's send buffer is full.
 package rtc
 
 import (
@@ -24,8 +25,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/p2p/frame"
@@ -85,10 +84,10 @@ type Config struct {
 	PeerDown func(id core.NodeID, err error)
 
 	// ICEServers are STUN/TURN servers (none: host candidates only).
-	ICEServers []webrtc.ICEServer
-	// API creates the peer connections (nil: the platform's default; see
-	// NativeSettingEngine natively).
-	API *webrtc.API
+	ICEServers []ICEServer
+	// Platform holds what only one platform understands (natively, the
+	// pion API that creates the connections).
+	Platform PlatformConfig
 	// MaxFrame bounds a frame in both directions (default
 	// frame.DefaultMaxFrame).
 	MaxFrame int
@@ -102,7 +101,6 @@ type Config struct {
 // Transport connects one node to its peers.
 type Transport struct {
 	cfg   Config
-	api   *webrtc.API
 	hello []byte
 
 	stopSignals func()
@@ -131,9 +129,6 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.Signaler == nil {
 		return nil, errors.New("rtc: Config.Signaler is required")
 	}
-	if cfg.API == nil {
-		cfg.API = defaultAPI()
-	}
 	if cfg.MaxFrame <= 0 {
 		cfg.MaxFrame = frame.DefaultMaxFrame
 	}
@@ -157,7 +152,7 @@ func New(cfg Config) (*Transport, error) {
 		return nil, err
 	}
 	t := &Transport{
-		cfg: cfg, api: cfg.API, hello: hello,
+		cfg: cfg, hello: hello,
 		wake:     make(chan struct{}, 1),
 		loopDone: make(chan struct{}),
 		peers:    map[core.NodeID]*peer{},
@@ -251,7 +246,7 @@ func (t *Transport) Close() error {
 }
 
 // post queues f for the loop goroutine; false once the transport is closed.
-// It never blocks: pion's callbacks (js callbacks under wasm) call it.
+// It never blocks: the platform's callbacks (js callbacks under wasm) call it.
 func (t *Transport) post(f func()) bool {
 	t.emu.Lock()
 	if t.closed {
@@ -289,7 +284,7 @@ func (t *Transport) loop() {
 // through JavaScript numbers.
 func sessionID() uint64 { return rand.Uint64() >> 11 }
 
-func (t *Transport) signal(p *peer, kind SignalKind, sdp string, c *webrtc.ICECandidateInit) error {
+func (t *Transport) signal(p *peer, kind SignalKind, sdp string, c *Candidate) error {
 	return t.cfg.Signaler.Send(Signal{From: t.cfg.ID, To: p.id, Session: p.session, Kind: kind, SDP: sdp, Candidate: c})
 }
 
@@ -302,9 +297,9 @@ func (t *Transport) connect(id core.NodeID) {
 	if p.dead {
 		return
 	}
-	offer, err := p.pc.CreateOffer(nil)
+	offer, err := p.conn.createOffer()
 	if err == nil {
-		err = p.pc.SetLocalDescription(offer)
+		err = p.conn.setLocalDescription(offer)
 	}
 	if err == nil {
 		err = t.signal(p, SignalOffer, offer.SDP, nil)
@@ -339,14 +334,14 @@ func (t *Transport) onSignal(s Signal) {
 		if p.dead {
 			return
 		}
-		err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP})
-		var answer webrtc.SessionDescription
+		err := p.conn.setRemoteDescription(SessionDescription{Type: SDPOffer, SDP: s.SDP})
+		var answer SessionDescription
 		if err == nil {
 			p.remoteSet = true
-			answer, err = p.pc.CreateAnswer(nil)
+			answer, err = p.conn.createAnswer()
 		}
 		if err == nil {
-			err = p.pc.SetLocalDescription(answer)
+			err = p.conn.setLocalDescription(answer)
 		}
 		if err == nil {
 			err = t.signal(p, SignalAnswer, answer.SDP, nil)
@@ -358,7 +353,7 @@ func (t *Transport) onSignal(s Signal) {
 		if cur == nil || cur.session != s.Session || !cur.offerer || cur.remoteSet {
 			return
 		}
-		if err := cur.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP}); err != nil {
+		if err := cur.conn.setRemoteDescription(SessionDescription{Type: SDPAnswer, SDP: s.SDP}); err != nil {
 			t.drop(cur, fmt.Errorf("rtc: answer from %d: %w", s.From, err), false)
 			return
 		}
@@ -385,8 +380,8 @@ func (t *Transport) onSignal(s Signal) {
 // maxPendingCandidates bounds the candidates kept before the answer.
 const maxPendingCandidates = 64
 
-func (t *Transport) addCandidate(p *peer, c webrtc.ICECandidateInit) {
-	if err := p.pc.AddICECandidate(c); err != nil {
+func (t *Transport) addCandidate(p *peer, c Candidate) {
+	if err := p.conn.addICECandidate(c); err != nil {
 		// One bad candidate does not doom the connection: others may work.
 		t.cfg.Logf("rtc: node %d: candidate from %d: %v", t.cfg.ID, p.id, err)
 	}
@@ -416,16 +411,15 @@ func (t *Transport) drop(p *peer, err error, silent bool) {
 	}
 	p.in.close()
 	close(p.done)
-	if p.pc == nil {
+	if p.conn == nil {
 		return
 	}
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		if err := p.pc.Close(); err != nil {
+		if err := p.conn.close(); err != nil {
 			t.cfg.Logf("rtc: node %d: closing connection to %d: %v", t.cfg.ID, p.id, err)
 		}
-		p.release()
 	}()
 }
 

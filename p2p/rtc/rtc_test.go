@@ -49,7 +49,7 @@ type node struct {
 func startNode(t testing.TB, hub *MemSignaling, id core.NodeID, cluster string, options ...func(*Config)) *node {
 	n := &node{recv: make(chan received, 1<<16), events: make(chan peerEvent, 64)}
 	cfg := Config{
-		ID: id, Cluster: cluster, Signaler: hub.Node(id), API: loopbackAPI(),
+		ID: id, Cluster: cluster, Signaler: hub.Node(id), Platform: PlatformConfig{API: loopbackAPI()},
 		Receive:  func(from core.NodeID, env core.Envelope) { n.recv <- received{from, env} },
 		PeerUp:   func(p core.NodeID) { n.events <- peerEvent{id: p, up: true} },
 		PeerDown: func(p core.NodeID, err error) { n.events <- peerEvent{id: p, err: err} },

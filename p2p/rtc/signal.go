@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/streamlab/streamlab/core"
 )
 
@@ -27,8 +25,38 @@ type Signal struct {
 	// message of an old attempt cannot disturb a reconnection.
 	Session   uint64
 	Kind      SignalKind
-	SDP       string                   `json:",omitempty"`
-	Candidate *webrtc.ICECandidateInit `json:",omitempty"`
+	SDP       string     `json:",omitempty"`
+	Candidate *Candidate `json:",omitempty"`
+}
+
+// Candidate is one trickled ICE candidate, as the browser's
+// RTCIceCandidate.toJSON() gives it (and with its JSON names).
+type Candidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex"`
+	UsernameFragment *string `json:"usernameFragment"`
+}
+
+// SessionDescription is an SDP offer or answer.
+type SessionDescription struct {
+	Type SDPType
+	SDP  string
+}
+
+// SDPType is what a SessionDescription is, as JavaScript names it.
+type SDPType string
+
+const (
+	SDPOffer  SDPType = "offer"
+	SDPAnswer SDPType = "answer"
+)
+
+// ICEServer is a STUN or TURN server.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
 }
 
 // Signaler carries Signals between the nodes of one cluster, best effort
