@@ -76,13 +76,13 @@ func TestLiveClusterOfTabs(t *testing.T) {
 	ids := make([]int, len(tabs))
 	for i, ctx := range tabs {
 		pageClick(t, ctx, "live-join")
-		pageWait(t, ctx, 30*time.Second, fmt.Sprintf("tab %d joined", i+1), func() bool {
+		pageWait(t, ctx, 90*time.Second, fmt.Sprintf("tab %d joined", i+1), func() bool {
 			return pageData(t, ctx, "#live-member", "id") != ""
 		})
 		ids[i], _ = strconv.Atoi(pageData(t, ctx, "#live-member", "id"))
 	}
 	t.Logf("broker ids of the tabs: %v", ids)
-	pageWait(t, tabs[0], 60*time.Second, "tab 1 shows 3 brokers live", func() bool {
+	pageWait(t, tabs[0], 90*time.Second, "tab 1 shows 3 brokers live", func() bool {
 		return pageData(t, tabs[0], "#live-member", "live") == "3"
 	})
 	t.Logf("figure: 3 tabs joined → 3 brokers live in tab 1's metadata in %v", time.Since(start).Round(time.Millisecond))
@@ -98,7 +98,7 @@ func TestLiveClusterOfTabs(t *testing.T) {
 	pageSet(t, tabs[0], "live-topic-minisr", "2", "input")
 	pageClick(t, tabs[0], "live-create-topic")
 	row := func(p int) string { return fmt.Sprintf("#live-partition-%s-%d", topic, p) }
-	pageWait(t, tabs[0], 30*time.Second, "every partition led, ISR 1,2,3", func() bool {
+	pageWait(t, tabs[0], 90*time.Second, "every partition led, ISR 1,2,3", func() bool {
 		for p := range 3 {
 			if pageData(t, tabs[0], row(p), "isr") != "1,2,3" || pageData(t, tabs[0], row(p), "leader") == "-1" {
 				return false
@@ -150,7 +150,7 @@ func TestLiveClusterOfTabs(t *testing.T) {
 		t.Fatalf("close tab %d: %v", victim+1, err)
 	}
 	for _, i := range []int{0, reader} {
-		pageWait(t, tabs[i], 60*time.Second, fmt.Sprintf("tab %d shows a new leader of %s-%d", i+1, topic, part), func() bool {
+		pageWait(t, tabs[i], 90*time.Second, fmt.Sprintf("tab %d shows a new leader of %s-%d", i+1, topic, part), func() bool {
 			l, _ := strconv.Atoi(pageData(t, tabs[i], row(part), "leader"))
 			e, _ := strconv.Atoi(pageData(t, tabs[i], row(part), "epoch"))
 			return l >= 0 && l != ids[victim] && e > epoch

@@ -120,7 +120,7 @@ func TestLiveCluster(t *testing.T) {
 		t.Fatal("a second member took broker id 2")
 	}
 	cancel()
-	waitFor(t, 30*time.Second, "the brokers to register and unfence", func() bool {
+	waitFor(t, 90*time.Second, "the brokers to register and unfence", func() bool {
 		for _, m := range members {
 			if !unfenced(m) {
 				return false
@@ -140,7 +140,7 @@ func TestLiveCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the topic", func() bool {
+	waitFor(t, 90*time.Second, "the topic", func() bool {
 		var done bool
 		var aerr error
 		admin.Do(func(mc core.Machine) { done, aerr = mc.(*client.Admin).Done(), mc.(*client.Admin).Err() })
@@ -178,7 +178,7 @@ func TestLiveCluster(t *testing.T) {
 	const n = 2000
 	start = time.Now()
 	produce(0, n)
-	waitAcked(t, obs, n, 30*time.Second)
+	waitAcked(t, obs, n, 90*time.Second)
 	el := time.Since(start)
 	t.Logf("figure: %d records of 100 B with acks=all, RF=3, min.insync.replicas=2: %v, %.0f records/s", n, el.Round(time.Millisecond), float64(n)/el.Seconds())
 
@@ -187,7 +187,7 @@ func TestLiveCluster(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the consumer group to read every record", func() bool {
+	waitFor(t, 90*time.Second, "the consumer group to read every record", func() bool {
 		_, _, c := obs.counts()
 		return c >= n
 	})
@@ -208,16 +208,16 @@ func TestLiveCluster(t *testing.T) {
 	delete(members, victim)
 	start = time.Now()
 	produce(n, 2*n)
-	waitFor(t, 20*time.Second, fmt.Sprintf("a new leader of %s-%d", topic, part), func() bool {
+	waitFor(t, 90*time.Second, fmt.Sprintf("a new leader of %s-%d", topic, part), func() bool {
 		info := partition(m1, part)
 		return info.LeaderEpoch > epoch && info.Leader >= 0 && core.NodeID(info.Leader) != victim
 	})
 	t.Logf("figure: failover of %s-%d after broker %d was closed: new leader %d in %v (session timeout 3 s)",
 		topic, part, victim, partition(m1, part).Leader, time.Since(start).Round(time.Millisecond))
-	waitAcked(t, obs, 2*n, 40*time.Second)
+	waitAcked(t, obs, 2*n, 90*time.Second)
 	t.Logf("figure: %d more records acked %v after the crash", n, time.Since(start).Round(time.Millisecond))
 	checkLogs(t, obs, members)
-	waitFor(t, 30*time.Second, "the consumer group to read the records produced after the crash", func() bool {
+	waitFor(t, 90*time.Second, "the consumer group to read the records produced after the crash", func() bool {
 		_, _, c := obs.counts()
 		return c >= 2*n
 	})
@@ -226,7 +226,7 @@ func TestLiveCluster(t *testing.T) {
 	// The closed tab comes back on its database and catches up.
 	start = time.Now()
 	members[victim] = join(victim)
-	waitFor(t, 30*time.Second, fmt.Sprintf("broker %d to rejoin every ISR", victim), func() bool {
+	waitFor(t, 90*time.Second, fmt.Sprintf("broker %d to rejoin every ISR", victim), func() bool {
 		for p := int32(0); p < 3; p++ {
 			if !slices.Contains(partition(m1, p).ISR, int32(victim)) {
 				return false
