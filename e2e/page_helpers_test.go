@@ -128,3 +128,10 @@ func pageScrollTo(t *testing.T, ctx context.Context, id string) {
 	pageEval[bool](t, ctx, fmt.Sprintf(`(() => { document.getElementById(%q).scrollIntoView({block: 'start'}); return true; })()`, id))
 	time.Sleep(300 * time.Millisecond)
 }
+
+// pageLessonDone reports whether step n (1-based) of the open lesson is
+// ticked (ui/lessons.go).
+func pageLessonDone(t *testing.T, ctx context.Context, n int) bool {
+	t.Helper()
+	return pageData(t, ctx, fmt.Sprintf("#lesson-step-%d", n), "done") == "true"
+}

@@ -53,7 +53,8 @@ func (b *BrokerCard) Render() app.UI {
 	return app.Div().Class("broker-card", "state-"+string(v.State)).ID(fmt.Sprintf("broker-%d", id)).
 		DataSet("state", string(v.State)).DataSet("controller", role).DataSet("isolated", v.Isolated).Body(
 		app.Div().Class("broker-head").Body(
-			app.H3().Text(fmt.Sprintf("Broker %d", id)),
+			app.H3().Class("inspectable").Title("Inspect this broker").Text(fmt.Sprintf("Broker %d", id)).
+				OnClick(func(ctx app.Context, _ app.Event) { inspect(ctx, Inspected{What: "broker", Broker: id}) }, app.EventScope(id)),
 			app.Span().Class("state-chip", "chip-"+string(v.State)).Title("%s", stateHelp[v.State]).Text(string(v.State)),
 			app.If(v.ActiveController, func() app.UI {
 				return app.Span().Class("crown").Title("The active controller: the raft leader of the controller quorum. It keeps the metadata log: brokers, partition leaders, ISRs.").

@@ -5,6 +5,7 @@ import (
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
+	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/lab"
 	"github.com/streamlab/streamlab/core/sim"
 )
@@ -13,13 +14,20 @@ import (
 // responses, and the controller quorum's raft messages. The consumer group
 // protocol's messages (FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
 // LeaveGroup, OffsetCommit, OffsetFetch) are marked, and kept when the list
-// is cut, so a rebalance can be watched on the wire.
+// is cut, so a rebalance can be watched on the wire. Clicking a message
+// shows it in full in the inspector.
+//
+// For the e2e tests: each message is an li.flight with data-api (the API
+// name, "raft" for the quorum's messages) and data-kind ("request",
+// "response" or "raft").
 type Network struct {
 	app.Compo
 	Lab *lab.Lab
 	// Now is the virtual time; go-app redraws a child only when one of its
 	// exported fields changes, so it makes every frame redraw.
 	Now int64
+	// Selected is the flightKey of the message the inspector shows.
+	Selected string
 }
 
 // maxFlights bounds the list.
@@ -35,7 +43,7 @@ func (n *Network) Render() app.UI {
 		app.H2().Text("On the wire"),
 		app.P().Class("hint").Text("Every message between the machines, as it travels (40–120 ms). Followers fetch from leaders, "+
 			"brokers fetch the metadata log from the controller and heartbeat to it, the voters exchange raft messages; "+
-			"consumer group members talk to their group coordinator (marked)."),
+			"consumer group members talk to their group coordinator (marked). Click one to see it decoded (pause first to catch it)."),
 		app.If(len(flights) == 0, func() app.UI {
 			return app.P().Class("empty").Text("nothing in flight")
 		}),
@@ -43,9 +51,24 @@ func (n *Network) Render() app.UI {
 			app.Range(flights).Slice(func(i int) app.UI {
 				f := flights[i]
 				done := 100 * (now - f.SentAt) / max(1, f.At-f.SentAt)
-				li := app.Li().Class("flight")
+				api, kind := "raft", "raft"
+				if f.Envelope.Raft == nil {
+					api, kind = core.APIName(f.Envelope.Key()), "response"
+					if f.Envelope.Request != nil {
+						kind = "request"
+					}
+				}
+				// The scope rebinds the handler when the message at this
+				// place in the list changes: go-app keeps a handler of the
+				// same code otherwise, with the message it first captured.
+				key := flightKey(f)
+				li := app.Li().Class("flight").DataSet("api", api).DataSet("kind", kind).Title("Inspect this message").
+					OnClick(func(ctx app.Context, _ app.Event) { inspect(ctx, Inspected{What: "message", Flight: f}) }, app.EventScope(key))
 				if groupAPI(f.Envelope) {
 					li = li.Class("group-msg")
+				}
+				if n.Selected != "" && key == n.Selected {
+					li = li.Class("selected")
 				}
 				return li.Body(
 					app.Progress().Max(100).Value(done),

@@ -55,6 +55,8 @@ type Page struct {
 	dirty     bool      // an action not written to the URL and the store yet
 	written   time.Time // when the session was last written
 	writtenAt int64     // the virtual time it was written at
+
+	inspected *Inspected // what the inspector shows (nil: it is closed)
 }
 
 // SessionStore keeps the page's session (its encoded text, lab.Session)
@@ -79,6 +81,11 @@ const sessionParam = "s"
 // is one, else the one saved before the reload, else a new cluster.
 func (p *Page) OnMount(ctx app.Context) {
 	p.speed = 100
+	ctx.Handle(inspectAction, func(_ app.Context, a app.Action) {
+		if s, ok := a.Value.(Inspected); ok {
+			p.inspected = &s
+		}
+	})
 	from, text := "", ""
 	if v, err := url.ParseQuery(ctx.Page().URL().Fragment); err == nil && v.Get(sessionParam) != "" {
 		from, text = "the link", v.Get(sessionParam)
@@ -129,6 +136,18 @@ func (p *Page) seek(t int64) {
 	p.laterMarks = p.marks()
 	all := append(p.lab.Actions(), p.play.Pending()...)
 	p.replay(p.lab.Config(), all, t, "Rewound")
+}
+
+// setUnclean rebuilds the world with the topic's
+// unclean.leader.election.enable flipped: a new cluster from the same seed
+// replays this timeline's actions up to now (the lab sets it only when it
+// creates the topic).
+func (p *Page) setUnclean(on bool) {
+	cfg := p.lab.Config()
+	cfg.UncleanLeaderElection = on
+	p.laterMarks = nil
+	all := append(p.lab.Actions(), p.play.Pending()...)
+	p.replay(cfg, all, p.lab.Now(), fmt.Sprintf("Rebuilt with unclean.leader.election.enable=%t, replayed", on))
 }
 
 // onAction is called as the learner acts: acting while rewound forks a new
@@ -277,14 +296,18 @@ func (p *Page) Render() app.UI {
 		app.Div().Class("layout").Body(
 			app.Div().Class("main-col").Body(
 				&ProducerForm{Lab: l, Version: version},
+				&ProducerList{Lab: l, Now: now / nowStepMs * nowStepMs},
 				&Cluster{Lab: l, Version: version, Parts: parts},
+				&FaultPanel{Lab: l, Version: version, OnUnclean: p.setUnclean},
 				&ThroughputChart{Lab: l, Version: metrics},
 				&GroupPanel{Lab: l, Version: version, Now: now / nowStepMs * nowStepMs},
 				&LagChart{Lab: l, Version: metrics},
 				&PartitionTable{Lab: l, Version: version, Parts: parts},
-				&Network{Lab: l, Now: now},
+				&Network{Lab: l, Now: now, Selected: p.inspectedFlight()},
 			),
 			app.Aside().Class("side-col").Body(
+				&Lessons{Lab: l, Version: version, Now: now / nowStepMs * nowStepMs},
+				&Inspector{Lab: l, Sel: p.inspected, Version: p.inspectorVersion(version), OnClose: func() { p.inspected = nil }},
 				&AckCheck{Lab: l, Version: version},
 				&EventLog{Lab: l, Version: version, Wire: wire, Prefs: &p.prefs},
 				&ConsumerPanel{Lab: l, Version: version},
@@ -298,10 +321,27 @@ func (p *Page) Render() app.UI {
 			app.P().Text(fmt.Sprintf("Consumer groups are the core's group coordinator and consumers; here __consumer_offsets has %d partitions "+
 				"(Kafka's offsets.topic.num.partitions is 50) to keep the page light, and each member runs one assignor.", lab.OffsetsTopicPartitions)),
 			app.P().Text("The timeline, share links and restore on reload keep no recording: they keep the seed and the action log, "+
-				"and replay the deterministic core (principle 3 of the design). Not built yet in this page: several producers. "+
+				"and replay the deterministic core (principle 3 of the design). "+
 				"A cluster of live brokers, one per browser tab over WebRTC, is at /live."),
 		),
 	)
+}
+
+// inspectedFlight is the key of the message the inspector shows, "" if none.
+func (p *Page) inspectedFlight() string {
+	if p.inspected == nil || p.inspected.What != "message" {
+		return ""
+	}
+	return flightKey(p.inspected.Flight)
+}
+
+// inspectorVersion redraws the inspector with the lab's state, except for a
+// message, which does not change.
+func (p *Page) inspectorVersion(v uint64) uint64 {
+	if p.inspected == nil || p.inspected.What == "message" {
+		return 0
+	}
+	return v
 }
 
 func errText(err error) string {

@@ -66,7 +66,10 @@ func (t *PartitionTable) Render() app.UI {
 					}
 					return app.Tr().ID(fmt.Sprintf("partition-%d", pv.Partition)).Class(rowClass(pv, minISR)).
 						DataSet("leader", pv.Leader).DataSet("epoch", pv.LeaderEpoch).DataSet("isr", join(pv.ISR)).DataSet("hw", hw).Body(
-						app.Td().Text(fmt.Sprintf("P%d", pv.Partition)),
+						app.Td().Class("inspectable").Title("Inspect this partition").Text(fmt.Sprintf("P%d", pv.Partition)).
+							OnClick(func(ctx app.Context, _ app.Event) {
+								inspect(ctx, Inspected{What: "partition", Partition: pv.Partition})
+							}, app.EventScope(pv.Partition)),
 						app.Td().Text(leader),
 						app.Td().Text(pv.LeaderEpoch),
 						app.Td().Text(ids(pv.Replicas)),

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -23,6 +24,7 @@ type ProducerForm struct {
 	value   string
 	nullKey bool
 	bursts  int
+	target  string // a named manual producer; "" is the default one
 }
 
 // acksChoices are Kafka's acks values, with what each promises.
@@ -49,6 +51,15 @@ func (f *ProducerForm) Render() app.UI {
 			help = c.help
 		}
 	}
+	var manual []string
+	for _, v := range l.Producers()[1:] {
+		if v.Spec.Generator == lab.GenManual {
+			manual = append(manual, v.Spec.Name)
+		}
+	}
+	if !slices.Contains(manual, f.target) {
+		f.target = "" // removed
+	}
 	keys := recentKeys(l, 8)
 	if l.Strategy() != lab.StrategyDefault {
 		keys = nil // the chips show murmur2's choice, which this strategy ignores
@@ -67,7 +78,16 @@ func (f *ProducerForm) Render() app.UI {
 					OnChange(func(ctx app.Context, e app.Event) { f.nullKey = ctx.JSSrc().Get("checked").Bool() }),
 				app.Text(" null key"),
 			),
-			app.Select().ID("acks").Title("acks: how many replicas must have a record before the producer hears it is stored").
+			app.If(len(manual) > 0, func() app.UI {
+				return app.Select().ID("producer-target").Title("client.id: the producer that sends what you type").
+					OnChange(func(ctx app.Context, e app.Event) { f.target = ctx.JSSrc().Get("value").String() }).Body(
+					app.Option().Value("").Selected(f.target == "").Text("producer: "+lab.DefaultProducerName),
+					app.Range(manual).Slice(func(i int) app.UI {
+						return app.Option().Value(manual[i]).Selected(manual[i] == f.target).Text("producer: " + manual[i])
+					}),
+				)
+			}),
+			app.Select().ID("acks").Disabled(f.target != "").Title("acks: how many replicas must have a record before the producer hears it is stored").
 				OnChange(func(ctx app.Context, e app.Event) {
 					v := ctx.JSSrc().Get("value").String()
 					for _, c := range acksChoices {
@@ -154,13 +174,22 @@ func (f *ProducerForm) produce(ctx app.Context, e app.Event) {
 	if !f.nullKey {
 		key = []byte(f.key)
 	}
-	f.Lab.Produce(key, []byte(f.value))
+	f.send(key, []byte(f.value))
 	f.value = ""
 }
 
 func (f *ProducerForm) burst(ctx app.Context, e app.Event) {
 	f.bursts++
 	for i := range 10 {
-		f.Lab.Produce([]byte(fmt.Sprint("user-", i)), []byte(fmt.Sprintf("burst %d #%d", f.bursts, i)))
+		f.send([]byte(fmt.Sprint("user-", i)), []byte(fmt.Sprintf("burst %d #%d", f.bursts, i)))
 	}
+}
+
+// send hands a record to the chosen producer.
+func (f *ProducerForm) send(key, value []byte) {
+	if f.target != "" {
+		f.Lab.ProduceTo(f.target, key, value)
+		return
+	}
+	f.Lab.Produce(key, value)
 }

@@ -29,18 +29,27 @@ const (
 	ActIsolate                       // Node
 	ActHeal                          // Node
 	ActHealAll
-	ActSlowBroker   // Node, N: ms
-	ActSkip         // N: ms
-	ActAddGroup     // Group
-	ActAddMember    // Text: the group
-	ActRemoveMember // Node: the member
-	ActCrashMember  // Node: the member
+	ActSlowBroker       // Node, N: ms
+	ActSkip             // N: ms
+	ActAddGroup         // Group
+	ActAddMember        // Text: the group
+	ActRemoveMember     // Node: the member
+	ActCrashMember      // Node: the member
+	ActSetLoss          // N: percent of messages lost
+	ActSetDuplication   // N: percent of messages delivered twice
+	ActPartitionBrokers // N: bit id set for each broker of side A
+	ActAddProducer      // Producer
+	ActRemoveProducer   // Text: the producer
+	ActSetRate          // Text: the producer, N: records/s
+	ActProduceTo        // Text: the producer, Key (nil: a null key), Value
 	kindEnd
 )
 
 var kindNames = [kindEnd]string{"", "produce", "set acks", "set partitioner", "kill broker", "restart broker",
 	"pause broker", "resume broker", "isolate broker", "heal broker", "heal all", "slow broker", "skip",
-	"add group", "add member", "remove member", "crash member"}
+	"add group", "add member", "remove member", "crash member",
+	"set message loss", "set message duplication", "partition brokers",
+	"add producer", "remove producer", "set rate", "produce to"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {
@@ -58,6 +67,7 @@ type Action struct {
 	Key, Value []byte
 	Text       string
 	Group      GroupConfig
+	Producer   ProducerSpec
 }
 
 // String describes an action for people, in Kafka's words.
@@ -85,6 +95,21 @@ func (a Action) String() string {
 	case ActRemoveMember, ActCrashMember:
 		name, _ := MemberName(a.Node)
 		return fmt.Sprintf("%s %s", a.Kind, name)
+	case ActSetLoss:
+		return fmt.Sprintf("lose %d%% of messages", a.N)
+	case ActSetDuplication:
+		return fmt.Sprintf("duplicate %d%% of messages", a.N)
+	case ActPartitionBrokers:
+		return fmt.Sprintf("partition brokers %v from the others", brokerMask(a.N))
+	case ActAddProducer:
+		s := a.Producer
+		return fmt.Sprintf("add producer %q (acks=%s, %s, %s at %d/s)", s.Name, s.Acks, s.Partitioner, s.Generator, s.Rate)
+	case ActRemoveProducer:
+		return fmt.Sprintf("remove producer %q", a.Text)
+	case ActSetRate:
+		return fmt.Sprintf("producer %q at %d records/s", a.Text, a.N)
+	case ActProduceTo:
+		return fmt.Sprintf("%q produces key %q, value %q", a.Text, a.Key, a.Value)
 	}
 	return a.Kind.String()
 }
@@ -208,6 +233,20 @@ func (l *Lab) apply(a Action) {
 		l.RemoveMember(a.Node)
 	case ActCrashMember:
 		l.CrashMember(a.Node)
+	case ActSetLoss:
+		l.SetLoss(a.N)
+	case ActSetDuplication:
+		l.SetDuplication(a.N)
+	case ActPartitionBrokers:
+		l.PartitionBrokers(brokerMask(a.N))
+	case ActAddProducer:
+		_ = l.AddProducer(a.Producer) // logged only when it succeeded
+	case ActRemoveProducer:
+		l.RemoveProducer(a.Text)
+	case ActSetRate:
+		l.SetRate(a.Text, a.N)
+	case ActProduceTo:
+		l.ProduceTo(a.Text, a.Key, a.Value)
 	}
 }
 

@@ -103,3 +103,75 @@ func (l *Lab) SlowBroker(id core.NodeID, ms int64) {
 		delete(l.slow, id)
 	}
 }
+
+// MaxFaultPct bounds SetLoss and SetDuplication: past half the messages
+// lost, nothing is left to watch but timeouts.
+const MaxFaultPct = 50
+
+// SetLoss makes the whole network lose pct % of messages (0: none), keeping
+// the latency the lab was configured with. Every machine sees it: clients
+// time out and retry (request.timeout.ms), followers fetch again, the
+// quorum resends. Brokers run over TCP in Kafka, which would retransmit;
+// the sim loses the message for good, as a broken connection would.
+func (l *Lab) SetLoss(pct int64) {
+	pct = min(max(pct, 0), MaxFaultPct)
+	l.record(Action{Kind: ActSetLoss, N: pct})
+	n := l.Sim.Net
+	n.DropRate = float64(pct) / 100
+	l.Sim.SetNetwork(n)
+}
+
+// SetDuplication makes the network deliver pct % of messages twice. A
+// duplicated Produce is what idempotence is for: the leader answers the
+// copy with the first one's offsets and appends nothing.
+func (l *Lab) SetDuplication(pct int64) {
+	pct = min(max(pct, 0), MaxFaultPct)
+	l.record(Action{Kind: ActSetDuplication, N: pct})
+	n := l.Sim.Net
+	n.DuplicateRate = float64(pct) / 100
+	l.Sim.SetNetwork(n)
+}
+
+// Loss and Duplication are the percentages SetLoss and SetDuplication set.
+func (l *Lab) Loss() int64        { return int64(l.Sim.Net.DropRate*100 + 0.5) }
+func (l *Lab) Duplication() int64 { return int64(l.Sim.Net.DuplicateRate*100 + 0.5) }
+
+// PartitionBrokers splits the brokers in two sides, sideA and the rest,
+// that cannot talk to each other until HealAll; clients still reach every
+// broker. It replaces the cuts made before, so the split is what the
+// learner chose. The side without a quorum of controller voters cannot
+// elect a controller, and its brokers are fenced once they miss
+// broker.session.timeout.ms of heartbeats.
+func (l *Lab) PartitionBrokers(sideA []core.NodeID) {
+	var mask int64
+	for _, id := range sideA {
+		if l.isBroker(id) && id < 63 {
+			mask |= 1 << id
+		}
+	}
+	var a, b []core.NodeID
+	for _, id := range l.ids {
+		if mask&(1<<id) != 0 {
+			a = append(a, id)
+		} else {
+			b = append(b, id)
+		}
+	}
+	if len(a) == 0 || len(b) == 0 {
+		return // one side holds every broker: nothing to cut
+	}
+	l.record(Action{Kind: ActPartitionBrokers, N: mask})
+	l.Sim.HealAll()
+	l.Sim.Partition(a, b)
+}
+
+// brokerMask reads PartitionBrokers' action argument back as broker ids.
+func brokerMask(mask int64) []core.NodeID {
+	var ids []core.NodeID
+	for id := core.NodeID(1); id < 63; id++ {
+		if mask&(1<<id) != 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}

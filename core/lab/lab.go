@@ -52,6 +52,12 @@ type Config struct {
 	// NoWarmup leaves the cluster unstarted: New then returns at once,
 	// before the quorum elected a controller and the topic exists.
 	NoWarmup bool
+	// UncleanLeaderElection sets the topic's unclean.leader.election.enable
+	// (Kafka's default, false): with it the controller may elect a replica
+	// out of the ISR when no ISR member is left, trading acknowledged
+	// records for availability. Kafka can change it on a live topic; the
+	// lab has no such API, so it is set when the topic is created.
+	UncleanLeaderElection bool
 }
 
 func (c Config) withDefaults() Config {
@@ -114,6 +120,7 @@ type Lab struct {
 	rec      recorder
 	acked    []ack // every acknowledged record, for CheckAcked
 	metrics  metrics
+	prods    producers // the learner's named producers (producers.go)
 }
 
 // New starts a lab: three servers, then an admin request creating the
@@ -158,6 +165,9 @@ func New(cfg Config) *Lab {
 	topic := kmsg.NewCreateTopicsRequestTopic()
 	topic.Topic, topic.NumPartitions, topic.ReplicationFactor = cfg.Topic, cfg.Partitions, cfg.ReplicationFactor
 	topic.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "min.insync.replicas", Value: kmsg.StringPtr(strconv.Itoa(cfg.MinInsyncReplicas))}}
+	if cfg.UncleanLeaderElection {
+		topic.Configs = append(topic.Configs, kmsg.CreateTopicsRequestTopicConfig{Name: "unclean.leader.election.enable", Value: kmsg.StringPtr("true")})
+	}
 	l.admin = client.NewAdmin(AdminID, l.ids, topic)
 
 	// The producer and the consumer start once the topic exists: a client
@@ -302,7 +312,7 @@ func (l *Lab) AcksOf(id core.NodeID) (client.Acks, bool) {
 			return a, true
 		}
 	}
-	return 0, false
+	return l.namedAcks(id)
 }
 
 // PartitionFor is where the producer will put a key: Kafka's murmur2

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/client"
@@ -62,7 +63,7 @@ func (s Session) Encode() string {
 		b = binary.AppendUvarint(b, uint64(max(n, 0)))
 	}
 	b = appendString(b, c.Topic)
-	b = appendBool(b, c.NoWarmup)
+	b = append(b, configFlags(c))
 	b = binary.AppendUvarint(b, uint64(max(s.Now-sim.Epoch, 0)))
 	b = binary.AppendUvarint(b, uint64(len(s.Actions)))
 	prev := sim.Epoch
@@ -86,7 +87,7 @@ func (s Session) Encode() string {
 		case ActSlowBroker:
 			b = binary.AppendUvarint(b, uint64(a.Node))
 			b = binary.AppendUvarint(b, uint64(a.N))
-		case ActSkip:
+		case ActSkip, ActSetLoss, ActSetDuplication, ActPartitionBrokers:
 			b = binary.AppendUvarint(b, uint64(a.N))
 		case ActAddGroup:
 			g := a.Group
@@ -96,9 +97,47 @@ func (s Session) Encode() string {
 			b = binary.AppendUvarint(b, uint64(g.ProcessingDelayMs))
 			b = binary.AppendUvarint(b, uint64(g.SessionTimeoutMs))
 			b = binary.AppendUvarint(b, uint64(g.Members))
+		case ActAddProducer:
+			p := a.Producer
+			b = appendString(b, p.Name)
+			b = binary.AppendVarint(b, int64(p.Acks))
+			b = append(b, byte(p.Idempotence))
+			b = appendString(b, p.Partitioner)
+			b = appendString(b, p.Generator)
+			b = binary.AppendUvarint(b, uint64(max(p.Rate, 0)))
+		case ActRemoveProducer:
+			b = appendString(b, a.Text)
+		case ActSetRate:
+			b = appendString(b, a.Text)
+			b = binary.AppendUvarint(b, uint64(max(a.N, 0)))
+		case ActProduceTo:
+			b = appendString(b, a.Text)
+			b = appendBool(b, a.Key != nil)
+			if a.Key != nil {
+				b = appendBytes(b, a.Key)
+			}
+			b = appendBytes(b, a.Value)
 		}
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// The config's flags share a byte that was NoWarmup's bool (0 or 1) in
+// the first links: those read the same, no new version needed.
+const (
+	flagNoWarmup = 1 << iota
+	flagUnclean
+)
+
+func configFlags(c Config) byte {
+	var f byte
+	if c.NoWarmup {
+		f |= flagNoWarmup
+	}
+	if c.UncleanLeaderElection {
+		f |= flagUnclean
+	}
+	return f
 }
 
 func appendBool(b []byte, v bool) []byte {
@@ -145,7 +184,11 @@ func DecodeSession(text string) (Session, error) {
 	c.KeepWire = int(r.upTo(maxKeep, "messages kept"))
 	c.ClientRequestTimeoutMs = r.upTo(maxTimeoutMs, "request.timeout.ms")
 	c.Topic = r.text("topic")
-	c.NoWarmup = r.bool()
+	flags := r.byte()
+	c.NoWarmup, c.UncleanLeaderElection = flags&flagNoWarmup != 0, flags&flagUnclean != 0
+	if flags&^(flagNoWarmup|flagUnclean) != 0 {
+		r.fail("unknown config flags")
+	}
 	switch {
 	case r.err != nil:
 	case c.Brokers < 1 || c.Partitions < 1 || c.ReplicationFactor < 1:
@@ -190,6 +233,10 @@ func DecodeSession(text string) (Session, error) {
 		case ActSkip:
 			a.N = r.upTo(maxSkipMs, "skip")
 			skipped += a.N
+		case ActSetLoss, ActSetDuplication:
+			a.N = r.upTo(MaxFaultPct, "percent of messages")
+		case ActPartitionBrokers:
+			a.N = r.upTo(1<<(maxBrokers+1)-1, "brokers")
 		case ActAddGroup:
 			g := &a.Group
 			g.Name = r.text("group.id")
@@ -200,6 +247,33 @@ func DecodeSession(text string) (Session, error) {
 			g.ProcessingDelayMs = r.upTo(maxGroupMs, "processing time")
 			g.SessionTimeoutMs = int32(r.upTo(maxGroupMs, "session.timeout.ms"))
 			g.Members = int(r.upTo(MaxMembersPerGroup, "members"))
+		case ActAddProducer:
+			p := &a.Producer
+			p.Name = r.text("client.id")
+			if p.Acks = client.Acks(r.varint()); r.err == nil && !validAcks(int64(p.Acks)) {
+				r.fail(fmt.Sprintf("acks %d", p.Acks))
+			}
+			if p.Idempotence = client.Idempotence(r.byte()); p.Idempotence > client.IdempotenceOff {
+				r.fail("unknown enable.idempotence")
+			}
+			if p.Partitioner = r.text("partitioner"); r.err == nil && !slices.Contains(Strategies, p.Partitioner) {
+				r.fail(fmt.Sprintf("unknown partitioner %q", p.Partitioner))
+			}
+			if p.Generator = r.text("generator"); r.err == nil && !slices.Contains(Generators, p.Generator) {
+				r.fail(fmt.Sprintf("unknown generator %q", p.Generator))
+			}
+			p.Rate = r.upTo(MaxRate, "rate")
+		case ActRemoveProducer:
+			a.Text = r.text("client.id")
+		case ActSetRate:
+			a.Text = r.text("client.id")
+			a.N = r.upTo(MaxRate, "rate")
+		case ActProduceTo:
+			a.Text = r.text("client.id")
+			if r.bool() {
+				a.Key = r.bytes()
+			}
+			a.Value = r.bytes()
 		default:
 			r.fail(fmt.Sprintf("unknown action kind %d", a.Kind))
 		}
