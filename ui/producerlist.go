@@ -105,9 +105,13 @@ func (f *ProducerList) row(v lab.ProducerView) app.UI {
 		idem += " (unset)"
 	}
 	st := v.Stats
+	name := s.Name
+	if n, ok := lab.ProducerNumber(v.ID); ok {
+		name += fmt.Sprintf(" (#%d)", n) // how the event log and the wire name it
+	}
 	return app.Tr().Class("producer-row").DataSet("name", s.Name).DataSet("acks", s.Acks.String()).DataSet("generator", s.Generator).
 		DataSet("rate", s.Rate).DataSet("sent", st.Sent).DataSet("acked", st.Acked).DataSet("failed", st.Failed).Body(
-		app.Td().Class("mono").Text(s.Name), app.Td().Text(s.Acks.String()), app.Td().Text(idem),
+		app.Td().Class("mono").Text(name), app.Td().Text(s.Acks.String()), app.Td().Text(idem),
 		app.Td().Text(s.Partitioner), app.Td().Text(generator), app.Td().Body(rate),
 		app.Td().Class("mono").Text(fmt.Sprintf("%d / %d / %d", st.Sent, st.Acked, st.Failed)),
 		app.Td().Body(remove),

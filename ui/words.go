@@ -36,6 +36,9 @@ func nodeName(id core.NodeID) string {
 	if name, ok := lab.MemberName(id); ok {
 		return "consumer " + name
 	}
+	if n, ok := lab.ProducerNumber(id); ok {
+		return fmt.Sprintf("producer #%d", n)
+	}
 	return fmt.Sprintf("broker %d", id)
 }
 

@@ -296,6 +296,16 @@ func (l *Lab) Producers() []ProducerView {
 	return out
 }
 
+// ProducerNumber is the number a named producer's node id carries (#1 is
+// the first one added), ok false for other ids: the event log names nodes
+// by id alone.
+func ProducerNumber(id core.NodeID) (int, bool) {
+	if id <= ProducerIDBase || id > MemberIDBase {
+		return 0, false
+	}
+	return int(id - ProducerIDBase), true
+}
+
 // ProducerName is the client.id of a named producer, ok false for other
 // ids (removed producers keep theirs).
 func (l *Lab) ProducerName(id core.NodeID) (string, bool) {
