@@ -82,7 +82,8 @@ func (r *ReplicaRow) Render() app.UI {
 			app.Span().Class("pname").Text(fmt.Sprintf("P%d", r.Partition)),
 			app.Span().Class("role", "role-"+rv.Role).Title("%s", roleTitle).Text(role),
 			app.Span().Class("isr").Title("%s", isrTitle(rv.InISR)).Text(isr),
-			app.Span().Class("nums").Title("log start offset %d · high watermark (HW) %d · log end offset (LEO) %d", rv.LogStartOffset, rv.HighWatermark, rv.LogEndOffset).
+			app.Span().Class("nums").Title("log start offset %d · high watermark (HW) %d · log end offset (LEO) %d · %d segment file(s): the log rolls a new segment after segment.bytes or segment.ms, and retention deletes whole old segments",
+				rv.LogStartOffset, rv.HighWatermark, rv.LogEndOffset, rv.Segments).
 				Text(nums(rv)),
 		),
 		app.Ol().Class("cells").Body(cells...),
@@ -90,11 +91,14 @@ func (r *ReplicaRow) Render() app.UI {
 }
 
 // nums are the replica's offsets; the log start only once retention moved
-// it.
+// it, the segment count once the log has rolled.
 func nums(rv lab.ReplicaView) string {
 	s := fmt.Sprintf("HW %d · LEO %d", rv.HighWatermark, rv.LogEndOffset)
 	if rv.LogStartOffset > 0 {
 		s = fmt.Sprintf("start %d · ", rv.LogStartOffset) + s
+	}
+	if rv.Segments > 1 {
+		s += fmt.Sprintf(" · %d segments", rv.Segments)
 	}
 	return s
 }
