@@ -155,8 +155,17 @@ func (l *Lab) OnAction(fn func(Action)) { l.rec.onAction = fn }
 // Marks is the timeline's notable moments so far, oldest first.
 func (l *Lab) Marks() []Mark { return last(l.rec.marks, maxMarks) }
 
-// observeAndMark is the sim's OnEvent: the history's observe, then a mark
-// when the event was news and is a moment a timeline shows.
+// onEvent is the sim's OnEvent: the history and the timeline's marks, then
+// the charts' sampler once it runs.
+func (l *Lab) onEvent(o sim.Observed) {
+	l.observeAndMark(o)
+	if l.metrics.started {
+		l.metricsEvent()
+	}
+}
+
+// observeAndMark feeds the history, then adds a mark when the event was
+// news and is a moment a timeline shows.
 func (l *Lab) observeAndMark(o sim.Observed) {
 	n := l.hist.notableN
 	l.observe(o)

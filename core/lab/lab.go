@@ -140,7 +140,7 @@ func New(cfg Config) *Lab {
 		producers: map[client.Acks]*client.Producer{}, slow: map[core.NodeID]int64{}, strategy: StrategyDefault}
 	l.chooser = newChooser(l)
 	l.hist.init(cfg.KeepEvents, cfg.KeepWire)
-	s.OnEvent = l.observeAndMark
+	s.OnEvent = l.onEvent
 
 	for i := 1; i <= cfg.Brokers; i++ {
 		l.ids = append(l.ids, core.NodeID(i))

@@ -2,8 +2,6 @@ package lab
 
 import (
 	"strconv"
-
-	"github.com/streamlab/streamlab/core/sim"
 )
 
 // Metrics: throughput and consumer lag over time, sampled on the sim's
@@ -73,11 +71,6 @@ func (l *Lab) startMetrics() {
 		return
 	}
 	l.metrics.started = true
-	observe := l.Sim.OnEvent
-	l.Sim.OnEvent = func(o sim.Observed) {
-		observe(o)
-		l.metricsEvent()
-	}
 	l.Sim.At(nextSampleTime(l.Sim.Now()), l.sampleMetrics)
 }
 
