@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"syscall/js"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/client"
 	"github.com/streamlab/streamlab/core/server"
+	"github.com/streamlab/streamlab/wasm/webrtctest"
 )
 
 // record is what the test knows of one record.
@@ -72,7 +72,7 @@ const topic = "orders"
 // 30000, to keep the test short: a closed tab sends no FIN, so requests in
 // flight to it only end when they time out, as with a vanished Kafka broker.
 func TestLiveCluster(t *testing.T) {
-	allowLocalCandidates(t)
+	webrtctest.AllowLocalCandidates(t)
 	cluster := fmt.Sprintf("livetest%d", time.Now().UnixNano())
 	obs := &observer{acked: map[string]record{}, read: map[string]bool{}}
 	cfg := Config{
@@ -354,36 +354,5 @@ func deleteDatabase(t *testing.T, name string) {
 	}
 	if err != nil {
 		t.Errorf("delete database %s: %v", name, err)
-	}
-}
-
-// allowLocalCandidates asks for the microphone (tools/wasmbrowser.sh gives
-// a fake one without asking): with that permission Chromium gathers host
-// candidates on every interface, loopback included, as addresses.
-func allowLocalCandidates(t *testing.T) {
-	done := make(chan error, 1)
-	then := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		tracks := args[0].Call("getTracks")
-		for i := 0; i < tracks.Length(); i++ {
-			tracks.Index(i).Call("stop")
-		}
-		done <- nil
-		return nil
-	})
-	defer then.Release()
-	catch := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- fmt.Errorf("getUserMedia: %s", args[0].Call("toString").String())
-		return nil
-	})
-	defer catch.Release()
-	opts := map[string]any{"audio": true}
-	js.Global().Get("navigator").Get("mediaDevices").Call("getUserMedia", opts).Call("then", then).Call("catch", catch)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Skipf("no WebRTC host candidates in this browser: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Skip("no WebRTC host candidates in this browser: getUserMedia did not answer")
 	}
 }

@@ -5,9 +5,7 @@
 package tabsignal
 
 import (
-	"context"
 	"fmt"
-	"syscall/js"
 	"testing"
 	"time"
 
@@ -15,12 +13,13 @@ import (
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/p2p/rtc"
+	"github.com/streamlab/streamlab/wasm/webrtctest"
 )
 
 // Two nodes on channels of one name hear each other's presence, and two rtc
 // transports signal over them and connect through the browser's WebRTC.
 func TestPresenceAndWebRTC(t *testing.T) {
-	allowLocalCandidates(t)
+	webrtctest.AllowLocalCandidates(t)
 	cluster := fmt.Sprintf("tabsignal-test-%d", time.Now().UnixNano())
 	heard := make(chan Presence, 16)
 	a, err := Open(Config{Cluster: cluster, ID: 1, Interval: 200 * time.Millisecond, Presence: func(p Presence) {
@@ -84,38 +83,5 @@ func TestPresenceAndWebRTC(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the envelope did not arrive")
-	}
-}
-
-// allowLocalCandidates asks for the microphone (tools/wasmbrowser.sh gives
-// a fake one without asking): with that permission Chromium gathers host
-// candidates on every interface, loopback included, as addresses.
-func allowLocalCandidates(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	then := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		tracks := args[0].Call("getTracks")
-		for i := 0; i < tracks.Length(); i++ {
-			tracks.Index(i).Call("stop")
-		}
-		done <- nil
-		return nil
-	})
-	defer then.Release()
-	catch := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- fmt.Errorf("getUserMedia: %s", args[0].Call("toString").String())
-		return nil
-	})
-	defer catch.Release()
-	opts := map[string]any{"audio": true}
-	js.Global().Get("navigator").Get("mediaDevices").Call("getUserMedia", opts).Call("then", then).Call("catch", catch)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Skipf("no WebRTC host candidates in this browser: %v", err)
-		}
-	case <-ctx.Done():
-		t.Skip("no WebRTC host candidates in this browser: getUserMedia did not answer")
 	}
 }
