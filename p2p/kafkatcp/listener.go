@@ -2,7 +2,8 @@
 
 // Package kafkatcp is the Kafka TCP listener of the native node: real Kafka
 // clients (kcat, franz-go, sarama, the Java client) connect to it, and it
-// hands their requests to a machine run by a host.Host. It is framing only:
+// hands their requests to a broker (a host.Host running it, or a mesh.Proxy
+// reaching it elsewhere). It is framing only:
 // the requests are the kmsg messages the core handles already (wire).
 //
 // Like Kafka, each connection is served serially: the next request is not
@@ -51,7 +52,6 @@ import (
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/wire"
-	"github.com/streamlab/streamlab/p2p/host"
 )
 
 // DefaultAddr is where the node listens for Kafka clients unless told
@@ -86,6 +86,9 @@ type Config struct {
 	// WriteTimeout bounds writing one response to a client that does not
 	// read.
 	WriteTimeout time.Duration
+	// Versions, if set, are the API version ranges to serve, instead of
+	// asking the broker (a proxied broker may not be reachable yet).
+	Versions map[int16][2]int16
 	// Logf logs connection errors (default log.Printf).
 	Logf func(format string, args ...any)
 }
@@ -103,10 +106,24 @@ func DefaultConfig() Config {
 	}
 }
 
-// Listener accepts Kafka connections for one host.
+// Target is the broker a listener's connections talk to: a *host.Host
+// running it, or a mesh.Proxy reaching it elsewhere.
+type Target interface {
+	ID() core.NodeID          // the broker
+	NewClientID() core.NodeID // an id for a new connection
+	// Register makes deliver the destination of what the broker sends to
+	// id; deliver must not block.
+	Register(id core.NodeID, deliver func(core.Envelope))
+	Unregister(id core.NodeID)
+	Step(env core.Envelope) error // a request to the broker
+	Done() <-chan struct{}        // closed when the broker stops
+	Err() error                   // why it stopped
+}
+
+// Listener accepts Kafka connections for one broker.
 type Listener struct {
 	ln   net.Listener
-	h    *host.Host
+	h    Target
 	cfg  Config
 	vers map[int16][2]int16 // what the machine answers ApiVersions with
 
@@ -121,11 +138,12 @@ type Listener struct {
 	closeOnce sync.Once
 }
 
-// Serve starts accepting Kafka connections on ln for the machine run by h,
-// and returns once it has learned which API versions the machine
-// implements (by asking it ApiVersions, as a client would). The listener
-// owns ln from then on. Zero fields of cfg take DefaultConfig's values.
-func Serve(ln net.Listener, h *host.Host, cfg Config) (*Listener, error) {
+// Serve starts accepting Kafka connections on ln for broker h, and returns
+// once it has learned which API versions the broker implements (by asking
+// it ApiVersions, as a client would; cfg.Versions saves asking). The
+// listener owns ln from then on. Zero fields of cfg take DefaultConfig's
+// values.
+func Serve(ln net.Listener, h Target, cfg Config) (*Listener, error) {
 	def := DefaultConfig()
 	if cfg.MaxFrameBytes <= 0 {
 		cfg.MaxFrameBytes = def.MaxFrameBytes
@@ -148,10 +166,13 @@ func Serve(ln net.Listener, h *host.Host, cfg Config) (*Listener, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
-	vers, err := machineVersions(h, cfg.ResponseTimeout)
-	if err != nil {
-		ln.Close()
-		return nil, err
+	vers := cfg.Versions
+	if vers == nil {
+		var err error
+		if vers, err = machineVersions(h, cfg.ResponseTimeout); err != nil {
+			ln.Close()
+			return nil, err
+		}
 	}
 	l := &Listener{
 		ln: ln, h: h, cfg: cfg, vers: vers,
@@ -176,7 +197,7 @@ func Serve(ln net.Listener, h *host.Host, cfg Config) (*Listener, error) {
 }
 
 // machineVersions asks the machine for its API versions.
-func machineVersions(h *host.Host, timeout time.Duration) (map[int16][2]int16, error) {
+func machineVersions(h Target, timeout time.Duration) (map[int16][2]int16, error) {
 	id := h.NewClientID()
 	got := make(chan *kmsg.ApiVersionsResponse, 1)
 	h.Register(id, func(env core.Envelope) {
@@ -210,6 +231,10 @@ func machineVersions(h *host.Host, timeout time.Duration) (map[int16][2]int16, e
 		return nil, errors.New("kafkatcp: the machine does not answer ApiVersions")
 	}
 }
+
+// Versions are the API version ranges the listener serves (what the
+// broker answers ApiVersions with).
+func (l *Listener) Versions() map[int16][2]int16 { return l.vers }
 
 // Addr is the address the listener is bound to.
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }

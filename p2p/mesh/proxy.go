@@ -1,0 +1,64 @@
+package mesh
+
+import (
+	"fmt"
+
+	"github.com/streamlab/streamlab/core"
+)
+
+// Proxy is broker b of the cluster as seen from this member, for a Kafka
+// listener (p2p/kafkatcp) to serve: each connection registers a client id
+// of this member's range, its requests go to b (over WebRTC unless b is
+// this member's broker) and b's answers come back to it. So the node gives
+// a tab's broker an address real Kafka clients can reach.
+type Proxy struct {
+	m *Member
+	b core.NodeID
+}
+
+// Proxy returns broker b as seen from this member.
+func (m *Member) Proxy(b core.NodeID) *Proxy { return &Proxy{m, b} }
+
+// ID is the proxied broker's id.
+func (p *Proxy) ID() core.NodeID { return p.b }
+
+// NewClientID returns a client id of this member's range.
+func (p *Proxy) NewClientID() core.NodeID { return p.m.NewClientID() }
+
+// Register makes deliver the destination of what brokers send to client id.
+func (p *Proxy) Register(id core.NodeID, deliver func(core.Envelope)) {
+	p.m.mu.Lock()
+	p.m.clients[id] = &Client{m: p.m, id: id, deliver: deliver}
+	p.m.mu.Unlock()
+	p.m.host.Register(id, deliver)
+}
+
+// Unregister forgets client id.
+func (p *Proxy) Unregister(id core.NodeID) {
+	p.m.mu.Lock()
+	if c := p.m.clients[id]; c != nil && c.h == nil {
+		delete(p.m.clients, id)
+	}
+	p.m.mu.Unlock()
+	p.m.host.Unregister(id)
+}
+
+// Step sends a client's envelope to the proxied broker. An envelope lost on
+// the way is not an error (the client's request times out), as on a
+// network.
+func (p *Proxy) Step(env core.Envelope) error {
+	if env.To != p.b {
+		return fmt.Errorf("mesh: proxy of broker %d got an envelope for %d", p.b, env.To)
+	}
+	if p.b == p.m.cfg.ID {
+		return p.m.host.Step(env)
+	}
+	p.m.send(p.b, env)
+	return nil
+}
+
+// Done is closed when this member's broker stops.
+func (p *Proxy) Done() <-chan struct{} { return p.m.host.Done() }
+
+// Err is why this member's broker stopped.
+func (p *Proxy) Err() error { return p.m.host.Err() }
