@@ -17,11 +17,19 @@ func init() { liveCluster = liveJoiner{} }
 type liveJoiner struct{}
 
 func (liveJoiner) Join(ctx context.Context, cfg ui.LiveConfig) (ui.LiveMember, error) {
-	s, err := live.Start(ctx, live.SessionConfig{Cluster: cfg.Cluster, SessionTimeoutMs: cfg.SessionTimeoutMs, RequestTimeoutMs: cfg.RequestTimeoutMs})
+	sc := live.SessionConfig{Cluster: cfg.Cluster, SessionTimeoutMs: cfg.SessionTimeoutMs, RequestTimeoutMs: cfg.RequestTimeoutMs}
+	if cfg.Room != "" {
+		sc.Room = &live.RoomConfig{URL: cfg.RoomURL, Code: cfg.Room, Device: cfg.Device}
+	}
+	s, err := live.Start(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
 	return liveMember{s}, nil
+}
+
+func (liveJoiner) CreateRoom(ctx context.Context, url string) (string, error) {
+	return live.CreateRoom(ctx, url)
 }
 
 type liveMember struct{ s *live.Session }
@@ -59,6 +67,12 @@ func (m liveMember) View() ui.LiveView {
 	}
 	for _, r := range s.LastRead {
 		v.LastRead = append(v.LastRead, ui.LiveRecord(r))
+	}
+	if r := s.Room; r != nil {
+		v.Room = &ui.LiveRoom{Code: r.Code, URL: r.URL, Cluster: r.Cluster}
+		for _, m := range r.Members {
+			v.Room.Members = append(v.Room.Members, ui.LiveRoomMember{ID: m.ID, Device: m.Device, Kind: m.Kind, Kafka: m.Kafka, Joined: m.Joined.UnixMilli()})
+		}
 	}
 	for _, e := range s.Events {
 		v.Events = append(v.Events, ui.LiveEvent(e))

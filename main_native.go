@@ -30,6 +30,7 @@ import (
 	"github.com/streamlab/streamlab/core/storage/filestore"
 	"github.com/streamlab/streamlab/p2p/host"
 	"github.com/streamlab/streamlab/p2p/kafkatcp"
+	"github.com/streamlab/streamlab/p2p/room"
 )
 
 const (
@@ -69,6 +70,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"directory for the brokers' files, broker-1/ ... under it (env STREAMLAB_DATA)")
 	brokers := fs.Int("brokers", 1,
 		"brokers to run; 2 or more form a KRaft cluster in this process, on consecutive ports from -kafka's")
+	classroomFlag := fs.Bool("classroom", false,
+		"create a classroom room and make this node's broker its broker 1; devices join with the printed code, Kafka clients reach every broker of the room on consecutive ports from -kafka's")
+	roomBrokers := fs.Int("room-brokers", 6, "with -classroom: broker ids in the room (devices beyond that are refused)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -88,8 +92,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopProfile()
 
+	if *classroomFlag && (*kafkaAddr == "" || *brokers != 1) {
+		return errors.New("-classroom runs one broker with a Kafka listener: it needs -kafka and -brokers 1")
+	}
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return err
+	}
+	rooms := room.NewHandler(room.Config{Store: room.NewMemStore(), Logf: logger.Printf})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", rooms)
+	mux.Handle("/", newHandler(*staticDir))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	httpStopped := false
+	stopHTTP := func() error {
+		if httpStopped {
+			return nil
+		}
+		httpStopped = true
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	}
+	defer stopHTTP()
+
 	var kafka *kafkaNode
-	if *kafkaAddr != "" {
+	var class *classroom
+	switch {
+	case *classroomFlag:
+		var err error
+		if class, err = startClassroom(ctx, rooms, "http://"+loopback(ln.Addr())+"/api/", *kafkaAddr, *dataDir, *roomBrokers, logger); err != nil {
+			return err
+		}
+		defer class.close()
+		for i, a := range class.advertised {
+			fmt.Fprintf(stdout, "Streamlab Kafka listener on %s (broker %d)\n", a, i+1)
+		}
+	case *kafkaAddr != "":
 		var err error
 		if kafka, err = startKafka(*kafkaAddr, *dataDir, *brokers, logger); err != nil {
 			return err
@@ -103,23 +147,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-
-	ln, err := net.Listen("tcp", *httpAddr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           newHandler(*staticDir),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "Streamlab serving %s\n", serveURL(ln.Addr()))
+	if class != nil {
+		fmt.Fprintf(stdout, "Streamlab classroom room %s: open %s/live?room=%s on each device\n", class.code, shareURL(ln.Addr()), class.code)
+	}
 
 	var brokerDone <-chan struct{}
-	if kafka != nil {
+	switch {
+	case kafka != nil:
 		brokerDone = kafka.done()
+	case class != nil:
+		brokerDone = class.done()
 	}
 	var runErr error
 	select {
@@ -129,7 +167,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// The broker stopped on its own: its store failed. Acknowledging
 		// nothing more is all it can do; stop the node so that whoever
 		// runs it sees the failure.
-		runErr = fmt.Errorf("broker stopped: %w", kafka.err())
+		if kafka != nil {
+			runErr = fmt.Errorf("broker stopped: %w", kafka.err())
+		} else {
+			runErr = fmt.Errorf("broker stopped: %w", class.member.Host().Err())
+		}
 	case <-ctx.Done():
 	}
 	if kafka != nil {
@@ -137,9 +179,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			runErr = err
 		}
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
+	if class != nil {
+		if err := class.close(); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if err := stopHTTP(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("shutdown: %w", err)
 	}
 	if runErr != nil {
@@ -183,17 +228,13 @@ func startKafka(addr, dir string, n int, logger *log.Logger) (_ *kafkaNode, err 
 			k.close()
 		}
 	}()
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns[len(k.listeners):] {
-			ln.Close()
-		}
-	}()
-	host0, port0, err := net.SplitHostPort(addr)
+	lns, err := listenConsecutive(addr, n)
 	if err != nil {
-		return nil, fmt.Errorf("kafka listener %q: %w", addr, err)
+		return nil, err
 	}
-	base, _ := strconv.Atoi(port0)
+	defer func() {
+		closeAll(lns[len(k.listeners):])
+	}()
 	var voters []core.NodeID
 	for id := core.NodeID(1); id <= core.NodeID(min(n, 3)); id++ {
 		voters = append(voters, id)
@@ -201,28 +242,11 @@ func startKafka(addr, dir string, n int, logger *log.Logger) (_ *kafkaNode, err 
 	if n < 3 {
 		voters = voters[:1]
 	}
-	for i := 0; i < n; i++ {
-		a := addr
-		if base != 0 {
-			a = net.JoinHostPort(host0, strconv.Itoa(base+i))
-		}
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			return nil, fmt.Errorf("kafka listener: %w", err)
-		}
-		lns = append(lns, ln)
-	}
 	for i, ln := range lns {
 		id := core.NodeID(i + 1)
-		tcp := ln.Addr().(*net.TCPAddr)
 		cfg := broker.DefaultConfig(id)
-		cfg.Host, cfg.Port = tcp.IP.String(), int32(tcp.Port)
-		if tcp.IP.IsUnspecified() {
-			// Kafka refuses to advertise 0.0.0.0 (advertised.listeners);
-			// name this machine instead.
-			if cfg.Host, err = os.Hostname(); err != nil {
-				return nil, fmt.Errorf("kafka listener on all interfaces: no host name to advertise: %w", err)
-			}
+		if cfg.Host, cfg.Port, err = advertise(ln); err != nil {
+			return nil, err
 		}
 		// The node runs in real time, not in a replayable simulation: a
 		// fresh seed each start keeps topic ids unique even across a
@@ -410,6 +434,35 @@ func serveURL(addr net.Addr) string {
 		return fmt.Sprintf("http://localhost:%d (all interfaces)", tcp.Port)
 	}
 	return "http://" + addr.String()
+}
+
+// loopback is a bound address as this process reaches it: 127.0.0.1 for
+// an all-interfaces bind.
+func loopback(addr net.Addr) string {
+	tcp := addr.(*net.TCPAddr)
+	if tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	}
+	return tcp.String()
+}
+
+// shareURL is the URL other devices open: for an all-interfaces bind, this
+// machine's first non-loopback IPv4 address (else its name).
+func shareURL(addr net.Addr) string {
+	tcp := addr.(*net.TCPAddr)
+	if !tcp.IP.IsUnspecified() {
+		return "http://" + tcp.String()
+	}
+	host, _ := os.Hostname()
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ip, ok := a.(*net.IPNet); ok && !ip.IP.IsLoopback() && ip.IP.To4() != nil {
+				host = ip.IP.String()
+				break
+			}
+		}
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
 }
 
 func envOr(name, def string) string {

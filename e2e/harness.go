@@ -278,9 +278,14 @@ func BrowserFlags(userDataDir string) []chromedp.ExecAllocatorOption {
 
 // Browser is a headless Chromium started for one test.
 type Browser struct {
-	Ctx context.Context // chromedp context of the first tab
-	log *syncBuffer
+	Ctx   context.Context // chromedp context of the first tab
+	log   *syncBuffer
+	close func()
 }
+
+// Close quits the browser (all its tabs) and waits for its processes, as a
+// person closing it would; the test's cleanup does it otherwise.
+func (b *Browser) Close() { b.close() }
 
 // NewBrowser starts headless Chromium with BrowserFlags, a fresh user data
 // directory from t.TempDir(), and any extra options (for example
@@ -301,7 +306,7 @@ func NewBrowser(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
+	b.close = sync.OnceFunc(func() {
 		closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		chromedp.Cancel(closeCtx) // graceful close, bounded
@@ -310,6 +315,9 @@ func NewBrowser(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 		if n := killByUserDataDir(dataDir); n > 0 {
 			t.Logf("killed %d leftover browser processes", n)
 		}
+	})
+	t.Cleanup(func() {
+		b.close()
 		if t.Failed() {
 			t.Logf("browser log:\n%s", b.log.String())
 		}

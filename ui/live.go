@@ -14,11 +14,17 @@ import (
 // LiveCluster makes this tab a broker of a cluster.
 type LiveCluster interface {
 	Join(ctx context.Context, cfg LiveConfig) (LiveMember, error)
+	// CreateRoom creates a classroom room on the signaling service at url
+	// and returns its code.
+	CreateRoom(ctx context.Context, url string) (code string, err error)
 }
 
 // LiveConfig is what the page chooses of a member's configuration.
 type LiveConfig struct {
-	Cluster string
+	Cluster string // the cluster of this browser's tabs
+	// Room, if set, is the code of a classroom room to join instead, on
+	// the signaling service at RoomURL; Device names this device there.
+	Room, RoomURL, Device string
 	// SessionTimeoutMs is broker.session.timeout.ms (9000 in Kafka).
 	SessionTimeoutMs int64
 	// RequestTimeoutMs is the clients' request.timeout.ms (30000 in Kafka).
@@ -61,13 +67,31 @@ type LiveView struct {
 	Events           []LiveEvent // newest first
 	SessionTimeoutMs int64
 	RequestTimeoutMs int64
+	Room             *LiveRoom // with LiveConfig.Room
+}
+
+// LiveRoom is the classroom room this tab's broker joined: its devices.
+type LiveRoom struct {
+	Code    string
+	URL     string // the signaling service
+	Cluster string
+	Members []LiveRoomMember
+}
+
+// LiveRoomMember is a device's broker in the room.
+type LiveRoomMember struct {
+	ID       core.NodeID
+	Device   string
+	Kind     string // "tab" or "node"
+	Kafka    string // where Kafka clients reach it (via the node), "" if nowhere
+	Joined   int64  // Unix ms
 }
 
 // LivePeer is another broker's tab.
 type LivePeer struct {
 	ID        core.NodeID
 	Connected bool   // a WebRTC connection is up
-	Heard     bool   // its presence came over the BroadcastChannel lately
+	Heard     bool   // its presence came over the BroadcastChannel lately, or it is in the room
 	Err       string // why the connection went down last
 }
 

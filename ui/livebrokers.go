@@ -6,7 +6,7 @@ import (
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
 
-// LiveBrokers shows the other tabs this broker knows (its peers) and the
+// LiveBrokers shows the other brokers this one knows (its peers) and the
 // brokers of the metadata this broker applied, with the active controller.
 //
 // For the e2e tests: #live-peer-<id> has data-connected and data-heard;
@@ -20,13 +20,22 @@ type LiveBrokers struct {
 // Render draws the peers and the brokers.
 func (b *LiveBrokers) Render() app.UI {
 	v := b.View
+	heard, how, none := "heard on the BroadcastChannel, connecting…",
+		"Tabs announce themselves on a BroadcastChannel every second; brokers then talk over WebRTC. "+
+			"A closed tab is a crashed broker: no goodbye, its peers notice by missed heartbeats.",
+		"No other tab heard yet: open this page in another tab and join the same cluster."
+	if v.Room != nil {
+		heard, how, none = "in the room, connecting…",
+			"The room's signaling service lists its members and relays their WebRTC offers; brokers then talk over WebRTC directly. "+
+				"A closed tab or device is a crashed broker: no goodbye, its peers notice by missed heartbeats.",
+			"No other member in the room yet: join it from another device (or tab) with the room's code."
+	}
 	return app.Section().Class("card live-brokers").ID("live-brokers").Body(
 		app.H2().Text("Brokers"),
-		app.H3().Text("Peers: the other tabs this one heard"),
-		app.P().Class("hint").Text("Tabs announce themselves on a BroadcastChannel every second; brokers then talk over WebRTC. "+
-			"A closed tab is a crashed broker: no goodbye, its peers notice by missed heartbeats."),
+		app.H3().Text("Peers: the other brokers this one heard of"),
+		app.P().Class("hint").Text(how),
 		app.If(len(v.Peers) == 0, func() app.UI {
-			return app.P().Class("hint warn").Text("No other tab heard yet: open this page in another tab and join the same cluster.")
+			return app.P().Class("hint warn").Text(none)
 		}),
 		app.Ul().Class("live-peers").Body(
 			app.Range(v.Peers).Slice(func(i int) app.UI {
@@ -36,7 +45,7 @@ func (b *LiveBrokers) Render() app.UI {
 				case p.Connected:
 					state, text = "up", "connected over WebRTC"
 				case p.Heard:
-					state, text = "heard", "heard on the BroadcastChannel, connecting…"
+					state, text = "heard", heard
 				}
 				if !p.Connected && p.Err != "" {
 					text += " (last error: " + p.Err + ")"

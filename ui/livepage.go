@@ -15,13 +15,19 @@ import (
 // other brokers are other tabs of this browser, reached over real WebRTC,
 // and the broker keeps its logs in IndexedDB.
 //
-// URL parameters: cluster (the default name), session_timeout_ms
+// Or it joins a classroom room: the brokers are then tabs of other browsers
+// and devices, and the node, signaled through the node (or the worker).
+//
+// URL parameters: cluster (the default name), room (a room's code, which
+// selects the room form), signal (the signaling service, default this
+// origin's /api/), session_timeout_ms
 // (broker.session.timeout.ms, default Kafka's 9000) and request_timeout_ms
 // (the clients' request.timeout.ms, default 10000); the page shows the
 // values in use.
 //
 // For the e2e tests: #app-ready appears once the WebAssembly app runs;
-// #live-cluster and #live-join join; once joined #live-member has data-id
+// #live-cluster and #live-join join; #live-room-code, #live-device and
+// #live-room-join join a room, #live-room-new creates one; once joined #live-member has data-id
 // (this tab's broker id), data-live (unfenced brokers in the metadata) and
 // data-controller. See LiveBrokers, LiveTopics, LiveTopicForm,
 // LiveProducer, LiveConsumer for theirs.
@@ -31,6 +37,9 @@ type LivePage struct {
 	Cluster LiveCluster
 
 	name    string
+	room    string // a room's code
+	roomURL string
+	device  string
 	cfg     LiveConfig
 	joining bool
 	member  LiveMember
@@ -54,6 +63,13 @@ func (p *LivePage) OnMount(ctx app.Context) {
 	p.name = cleanCluster(q.Get("cluster"))
 	if p.name == "" {
 		p.name = "demo"
+	}
+	p.room = cleanCode(q.Get("room"))
+	p.roomURL = q.Get("signal")
+	if p.roomURL == "" {
+		u := *ctx.Page().URL()
+		u.Path, u.RawQuery, u.Fragment = "/api/", "", ""
+		p.roomURL = u.String()
 	}
 	p.cfg.SessionTimeoutMs = urlMs(q.Get("session_timeout_ms"), liveSessionTimeoutMs, 1000, 60000)
 	p.cfg.RequestTimeoutMs = urlMs(q.Get("request_timeout_ms"), liveRequestTimeoutMs, 1000, 120000)
@@ -94,19 +110,71 @@ func cleanCluster(s string) string {
 	return b.String()
 }
 
+// cleanCode keeps a room code to letters and digits, upper case, 16 at
+// most.
+func cleanCode(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		if b.Len() >= 16 {
+			break
+		}
+		if r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 func (p *LivePage) join(ctx app.Context, e app.Event) {
 	e.PreventDefault()
-	if p.joining || p.member != nil || p.Cluster == nil {
-		return
-	}
 	name := cleanCluster(p.name)
 	if name == "" {
 		p.err = "A cluster name needs letters or digits."
 		return
 	}
-	p.joining, p.err = true, ""
 	cfg := p.cfg
 	cfg.Cluster = name
+	p.start(ctx, cfg)
+}
+
+func (p *LivePage) joinRoom(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	code := cleanCode(p.room)
+	if code == "" {
+		p.err = "Type the room's code (letters and digits), or create a room."
+		return
+	}
+	cfg := p.cfg
+	cfg.Room, cfg.RoomURL, cfg.Device = code, p.roomURL, strings.TrimSpace(p.device)
+	p.start(ctx, cfg)
+}
+
+// newRoom creates a room on the signaling service and fills in its code.
+func (p *LivePage) newRoom(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	if p.joining || p.Cluster == nil {
+		return
+	}
+	lc, url := p.Cluster, p.roomURL
+	ctx.Async(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		code, err := lc.CreateRoom(cctx, url)
+		ctx.Dispatch(func(app.Context) {
+			if err != nil {
+				p.err = "Could not create a room: " + err.Error()
+				return
+			}
+			p.room, p.err = code, ""
+		})
+	})
+}
+
+func (p *LivePage) start(ctx app.Context, cfg LiveConfig) {
+	if p.joining || p.member != nil || p.Cluster == nil {
+		return
+	}
+	p.joining, p.err = true, ""
 	lc := p.Cluster
 	ctx.Async(func() {
 		jctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -126,6 +194,9 @@ func (p *LivePage) join(ctx app.Context, e app.Event) {
 func joinError(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "Joining took more than 30 s: " + err.Error()
+	}
+	if strings.Contains(err.Error(), "room full") {
+		return "The room has no free broker id: " + err.Error()
 	}
 	if strings.Contains(err.Error(), "taken") {
 		return "Every broker id of this cluster is held by another tab (3 brokers at most): " + err.Error()
@@ -190,8 +261,21 @@ func (p *LivePage) Render() app.UI {
 				app.If(p.joining, func() app.UI {
 					return app.P().Class("hint").Text("Taking a broker id, opening IndexedDB, connecting to the other tabs…")
 				}),
-				app.If(p.err != "", func() app.UI { return app.P().Class("error").Text(p.err) }),
 			),
+			app.Form().Class("card live-join").OnSubmit(p.joinRoom).Body(
+				app.P().Text("Or join a classroom room: devices anywhere on the network become brokers of one cluster, signaled through "+
+					"the Streamlab node (or the Cloudflare worker) that serves the room."),
+				app.Label().For("live-room-code").Text("Room code"),
+				app.Input().ID("live-room-code").Type("text").Value(p.room).MaxLength(16).Placeholder("e.g. K7QX2M").
+					OnInput(func(ctx app.Context, e app.Event) { p.room = ctx.JSSrc().Get("value").String() }),
+				app.Label().For("live-device").Text("This device's name (shown to the room)"),
+				app.Input().ID("live-device").Type("text").Value(p.device).MaxLength(64).Placeholder("e.g. Ada's laptop").
+					OnInput(func(ctx app.Context, e app.Event) { p.device = ctx.JSSrc().Get("value").String() }),
+				app.Button().ID("live-room-join").Type("submit").Disabled(p.joining).Text("Make this tab a broker in the room"),
+				app.Button().ID("live-room-new").Type("button").Disabled(p.joining).OnClick(p.newRoom).Text("Create a new room"),
+				app.P().Class("hint").Text("Signaling service: "+p.roomURL),
+			),
+			app.If(p.err != "", func() app.UI { return app.P().Class("error").Text(p.err) }),
 			p.limits(),
 		)
 	}
@@ -201,7 +285,7 @@ func (p *LivePage) Render() app.UI {
 	}
 	return app.Main().Class("page live").Body(
 		app.Header().Class("top").Body(head(
-			app.Span().ID("app-ready").Class("status").Text(fmt.Sprintf("cluster %q", p.cfg.Cluster)),
+			app.Span().ID("app-ready").Class("status").Text(clusterLabel(p.cfg, v)),
 			app.Span().ID("live-member").Class("status").
 				DataSet("id", v.ID).DataSet("live", liveAlive(v)).DataSet("controller", v.Controller).
 				Text(fmt.Sprintf("this tab is broker %d · %s", v.ID, memberState(v))),
@@ -209,6 +293,7 @@ func (p *LivePage) Render() app.UI {
 		app.If(p.err != "", func() app.UI { return app.P().Class("error").Text(p.err) }),
 		app.Div().Class("layout").Body(
 			app.Div().Class("main-col").Body(
+				app.If(v.Room != nil, func() app.UI { return &LiveRoomPanel{Room: v.Room, Self: int32(v.ID)} }),
 				&LiveBrokers{View: v},
 				&LiveTopics{View: v},
 				&LiveTopicForm{Alive: liveAlive(v), OnCreate: func(ctx app.Context, name string, parts int32, rf int16, minISR int) {
@@ -229,6 +314,13 @@ func (p *LivePage) Render() app.UI {
 	)
 }
 
+func clusterLabel(cfg LiveConfig, v *LiveView) string {
+	if cfg.Room != "" {
+		return "room " + cfg.Room
+	}
+	return fmt.Sprintf("cluster %q", cfg.Cluster)
+}
+
 func memberState(v *LiveView) string {
 	switch {
 	case !v.Registered:
@@ -243,12 +335,12 @@ func memberState(v *LiveView) string {
 func (p *LivePage) limits() app.UI {
 	return app.Footer().Class("limits").Body(
 		app.P().Text("Live here: each tab runs the Streamlab broker and controller voter (etcd raft) for real; the tabs exchange Kafka protocol and raft "+
-			"messages over real WebRTC data channels (signaled over a BroadcastChannel, so only tabs of this browser meet), and each broker "+
-			"keeps its logs in IndexedDB. A closed tab is a crashed broker: its peers notice by missed heartbeats."),
+			"messages over real WebRTC data channels (signaled over a BroadcastChannel between the tabs of this browser, or through a room's "+
+			"signaling service between devices), and each broker keeps its logs in IndexedDB. A closed tab is a crashed broker: its peers notice by missed heartbeats."),
 		app.P().ID("live-timeouts").Text(fmt.Sprintf("Timeouts in use: broker.session.timeout.ms=%d (Kafka's default 9000), clients' request.timeout.ms=%d "+
 			"(Kafka's default 30000: a closed tab resets no connection, so requests to it end only by timing out). "+
 			"Set them with ?session_timeout_ms= and ?request_timeout_ms= in the URL.", p.cfg.SessionTimeoutMs, p.cfg.RequestTimeoutMs)),
-		app.P().Text("Not built yet: clusters across devices (signaling through the node or a worker), more than 3 brokers, reassigning "+
+		app.P().Text("Not built yet: injecting faults into a room from a teacher's screen, more than 3 brokers per browser cluster, reassigning "+
 			"partitions, several producers or consumers per tab, the animated view of the single-tab page. "+
 			"In a network without multicast (some sandboxes), Chromium gathers WebRTC candidates only once the page may use the microphone."),
 	)

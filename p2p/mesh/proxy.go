@@ -43,15 +43,22 @@ func (p *Proxy) Unregister(id core.NodeID) {
 	p.m.host.Unregister(id)
 }
 
-// Step sends a client's envelope to the proxied broker. An envelope lost on
-// the way is not an error (the client's request times out), as on a
-// network.
+// Step sends a client's envelope to the proxied broker. It fails if the
+// broker is not connected: the listener then closes the connection, which
+// is what a client of a dead Kafka broker sees (a reset), so it refreshes
+// its metadata at once instead of waiting out request.timeout.ms.
 func (p *Proxy) Step(env core.Envelope) error {
 	if env.To != p.b {
 		return fmt.Errorf("mesh: proxy of broker %d got an envelope for %d", p.b, env.To)
 	}
 	if p.b == p.m.cfg.ID {
 		return p.m.host.Step(env)
+	}
+	p.m.mu.Lock()
+	up := p.m.up[p.b]
+	p.m.mu.Unlock()
+	if !up {
+		return fmt.Errorf("mesh: broker %d is not connected", p.b)
 	}
 	p.m.send(p.b, env)
 	return nil

@@ -11,14 +11,22 @@
 //	GET  {prefix}rooms/{code}           → Room                        who is in it (the teacher view)
 //	POST {prefix}rooms/{code}/join      JoinRequest → JoinResponse    take a broker id
 //	POST {prefix}rooms/{code}/signal    rtc.Signal → 204              relay to Signal.To
-//	GET  {prefix}rooms/{code}/poll?after=SEQ&wait=MS → PollResponse   signals and members (long poll; renews the lease)
+//	GET  {prefix}rooms/{code}/poll?after=SEQ&wait=MS&members=IDS → PollResponse
+//	                                                                  signals and members (long poll; renews the lease)
 //	POST {prefix}rooms/{code}/leave     → 204                         give the id back
+//
+// A poll acknowledges the signals up to after and answers once there are
+// signals after it, once the ids of the members differ from IDS (the ones
+// the caller knows, "1,2,3"; without members=, the ones at the start of the
+// poll), or after wait milliseconds (bounded by the handler).
 //
 // join, signal, poll and leave carry "Authorization: Bearer <token>" from
 // JoinResponse (join only to take back the id the token held). Errors are
 // ErrorResponse with Kafka-like plain messages and the HTTP status that fits
-// (400 malformed, 401 bad token, 404 no such room, 409 room full or id held,
-// 413 body too large, 429 too many requests).
+// (400 malformed, 401 bad token, 403 signal from another member, 404 no such
+// room or route, 405 wrong method, 409 room full or id held, 413 body too
+// large, 429 too many requests with Retry-After, 500 corrupt room state,
+// 503 too many rooms or a room too busy to change).
 package room
 
 import (

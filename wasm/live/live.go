@@ -2,19 +2,14 @@
 
 // Package live makes a browser tab one broker of a live cluster: the tab
 // holds broker id N with a Web Lock, keeps the broker's logs in IndexedDB
-// ("streamlab-<cluster>-broker-<N>"), runs the broker (and controller voter)
-// in a p2p/host, and reaches the other tabs' brokers over WebRTC, signaled
-// over a BroadcastChannel (wasm/tabsignal).
-//
-// Routing is explicit and small:
-//   - broker to broker: rtc.Send to the peer of that id;
-//   - a client of this tab (AddClient) to this tab's broker: in memory
-//     (host.Link), to another broker: rtc.Send to that broker's tab;
-//   - a broker's answer to a client of another tab: back to the tab the
-//     client's requests came from (learned from them; a client id belongs
-//     to one tab: NewClientID gives 1000 + 100*N + n);
-//   - what arrives over rtc goes to this tab's broker or to the client it
-//     names, and is dropped otherwise.
+// ("streamlab-<cluster>-broker-<N>"), and runs the broker (and controller
+// voter) as a p2p/mesh Member, which reaches the other brokers over WebRTC.
+// Two ways to find them:
+//   - the tabs of this browser: signaling and presence over a
+//     BroadcastChannel (wasm/tabsignal); the tab takes the lowest free id;
+//   - a classroom room (Config.Room): the room's signaling server (the node,
+//     or the worker) hands out the broker id and relays the signals, so
+//     brokers may be tabs of other browsers and devices, and the node.
 //
 // A closed tab is a crashed broker: its peers stop hearing it (PeerDown);
 // when its presence reappears (a reload) the connection is made again.
@@ -26,16 +21,16 @@ import (
 	"fmt"
 	"log"
 	"math/rand/v2"
-	"slices"
+	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/broker"
 	"github.com/streamlab/streamlab/core/server"
-	"github.com/streamlab/streamlab/core/storage"
-	"github.com/streamlab/streamlab/p2p/host"
+	"github.com/streamlab/streamlab/p2p/mesh"
 	"github.com/streamlab/streamlab/p2p/rtc"
 	"github.com/streamlab/streamlab/wasm/idbstore"
 	"github.com/streamlab/streamlab/wasm/tabsignal"
@@ -46,7 +41,11 @@ var ErrIDTaken = errors.New("live: broker id taken by another tab")
 
 // Config says which cluster to join and how.
 type Config struct {
+	// Cluster names the cluster of this browser's tabs (ignored with Room:
+	// the room names it).
 	Cluster string
+	// Room, if set, joins a classroom room instead.
+	Room *RoomConfig
 	// ID is the broker id to take (it fails with ErrIDTaken if held); 0
 	// takes the id this tab had before a reload if free, else the lowest
 	// free one in 1..MaxBrokers.
@@ -68,22 +67,26 @@ type Config struct {
 	Logf func(format string, args ...any)
 }
 
-// Event is either a batch of core events from one machine of this tab
-// (Node: the broker or a client), or a peer tab's broker going up or down
-// (Node: the peer).
-type Event struct {
-	Node     core.NodeID
-	Core     []core.Event
-	PeerUp   bool
-	PeerDown bool
-	Err      error // why the peer went down
+// Event is what the member's machines report, or a peer going up or down.
+type Event = mesh.Event
+
+// Client is a client machine (producer, consumer, admin) run in this tab.
+type Client = mesh.Client
+
+// RoomConfig says which classroom room to join.
+type RoomConfig struct {
+	URL    string // the signaling service, e.g. "http://192.168.1.10:8080/api/"
+	Code   string // the room's code
+	Device string // a name for this device, shown to the room
 }
 
-// maxRoutes bounds the remote client ids a member remembers.
-const maxRoutes = 4096
-
-// clientsPerBroker is the span of client ids a tab hands out.
-const clientsPerBroker = 100
+// discovery finds the other brokers and carries signals to them: the
+// BroadcastChannel of this browser's tabs, or a room's client.
+type discovery interface {
+	rtc.Signaler
+	Peers() []core.NodeID // the brokers heard of lately
+	Close() error
+}
 
 // Member is this tab's broker in a live cluster.
 type Member struct {
@@ -91,23 +94,37 @@ type Member struct {
 	id    core.NodeID
 	lock  *lock
 	store *idbstore.Store
-	host  *host.Host
-	ch    *tabsignal.Channel
-	tr    *rtc.Transport
+	disc  discovery
+	kafka string // the address Kafka clients reach this broker at, via the node
 
-	mu         sync.Mutex
-	up         map[core.NodeID]bool
-	clients    map[core.NodeID]*Client
-	routes     map[core.NodeID]core.NodeID // remote client id → its tab's broker id
-	nextClient int
-	closed     bool
+	mu     sync.Mutex
+	mesh   *mesh.Member
+	closed bool
 }
 
 // Join takes a broker id, opens its IndexedDB database, starts the broker
-// and connects to the other tabs of cfg.Cluster. ctx bounds the start.
+// and connects to the cluster's other brokers. ctx bounds the start.
 func Join(ctx context.Context, cfg Config) (_ *Member, err error) {
-	if cfg.Cluster == "" {
-		return nil, errors.New("live: Config.Cluster is required")
+	if cfg.Cluster == "" && cfg.Room == nil {
+		return nil, errors.New("live: Config.Cluster or Config.Room is required")
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = log.Printf
+	}
+	if cfg.Events == nil {
+		cfg.Events = func(Event) {}
+	}
+	m := &Member{cfg: cfg}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if cfg.Room != nil {
+		if err := m.joinRoom(ctx); err != nil {
+			return nil, err
+		}
+		cfg = m.cfg
 	}
 	if cfg.MaxBrokers <= 0 {
 		cfg.MaxBrokers = 3
@@ -117,18 +134,7 @@ func Join(ctx context.Context, cfg Config) (_ *Member, err error) {
 			cfg.Voters = append(cfg.Voters, id)
 		}
 	}
-	if cfg.Logf == nil {
-		cfg.Logf = log.Printf
-	}
-	if cfg.Events == nil {
-		cfg.Events = func(Event) {}
-	}
-	m := &Member{cfg: cfg, up: map[core.NodeID]bool{}, clients: map[core.NodeID]*Client{}, routes: map[core.NodeID]core.NodeID{}}
-	defer func() {
-		if err != nil {
-			m.Close()
-		}
-	}()
+	m.cfg = cfg
 	if m.id, m.lock, err = acquire(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -142,6 +148,12 @@ func Join(ctx context.Context, cfg Config) (_ *Member, err error) {
 	scfg.Broker.Seed = rand.Uint64()
 	scfg.Controller.Voters = cfg.Voters
 	scfg.Controller.DefaultReplicationFactor = int16(min(3, cfg.MaxBrokers))
+	if m.kafka != "" {
+		// The node proxies Kafka clients to this broker: advertise it.
+		if host, port, err := splitHostPort(m.kafka); err == nil {
+			scfg.Broker.Host, scfg.Broker.Port = host, port
+		}
+	}
 	if cfg.Configure != nil {
 		cfg.Configure(&scfg)
 	}
@@ -149,32 +161,26 @@ func Join(ctx context.Context, cfg Config) (_ *Member, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("live: opening broker %d from %s: %w", m.id, m.store.Database(), err)
 	}
-	m.host = host.Start(srv, m.store, host.Options{Logf: cfg.Logf, Events: m.events(m.id)})
-	m.ch, err = tabsignal.Open(tabsignal.Config{Cluster: cfg.Cluster, ID: m.id, Interval: cfg.PresenceInterval, Presence: m.presence})
-	if err != nil {
-		return nil, err
+	if m.disc == nil {
+		ch, err := tabsignal.Open(tabsignal.Config{Cluster: cfg.Cluster, ID: m.id, Interval: cfg.PresenceInterval, Presence: func(p tabsignal.Presence) {
+			if !p.Bye {
+				m.connect(p.ID)
+			}
+		}})
+		if err != nil {
+			return nil, err
+		}
+		m.disc = ch
 	}
-	tr, err := rtc.New(rtc.Config{
-		ID: m.id, Cluster: cfg.Cluster, Signaler: m.ch,
-		AllowPeer: m.isBroker,
-		Receive:   m.receive,
-		PeerUp:    func(id core.NodeID) { m.setUp(id, true, nil) },
-		PeerDown:  func(id core.NodeID, err error) { m.setUp(id, false, err) },
-		Logf:      cfg.Logf,
-	})
+	mm, err := mesh.Start(mesh.Config{ID: m.id, Cluster: cfg.Cluster, MaxBrokers: cfg.MaxBrokers, Signaler: m.disc, Events: cfg.Events, Logf: cfg.Logf}, srv, m.store)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
-	m.tr = tr
+	m.mesh = mm
 	m.mu.Unlock()
-	for b := core.NodeID(1); b <= core.NodeID(cfg.MaxBrokers); b++ {
-		if b != m.id {
-			m.host.Register(b, func(env core.Envelope) { m.send(b, env) })
-		}
-	}
-	// Presence heard before the transport existed was not acted on.
-	for _, p := range m.ch.Peers() {
+	// Presence heard before the member existed was not acted on.
+	for _, p := range m.disc.Peers() {
 		m.connect(p)
 	}
 	return m, nil
@@ -223,22 +229,24 @@ func acquire(ctx context.Context, cfg Config) (core.NodeID, *lock, error) {
 func (m *Member) ID() core.NodeID { return m.id }
 
 // Peers returns the brokers connected to this one, in order.
-func (m *Member) Peers() []core.NodeID {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var ids []core.NodeID
-	for id, up := range m.up {
-		if up {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	return ids
-}
+func (m *Member) Peers() []core.NodeID { return m.member().Peers() }
+
+// Heard returns the brokers heard of lately (presence, or the room's
+// members), connected or not.
+func (m *Member) Heard() []core.NodeID { return m.disc.Peers() }
 
 // Server runs f on the broker's goroutine (to read its state safely).
 func (m *Member) Server(f func(*server.Server)) error {
-	return m.host.Do(func(mc core.Machine) { f(mc.(*server.Server)) })
+	return m.member().Host().Do(func(mc core.Machine) { f(mc.(*server.Server)) })
+}
+
+// NewClientID returns an id for a client of this tab.
+func (m *Member) NewClientID() core.NodeID { return m.member().NewClientID() }
+
+// AddClient runs the machine newMachine returns for a new client id in this
+// tab; its requests reach every broker of the cluster.
+func (m *Member) AddClient(newMachine func(id core.NodeID) core.Machine) (*Client, error) {
+	return m.member().AddClient(newMachine)
 }
 
 // Close stops the clients, the connections, the broker, closes the
@@ -250,23 +258,14 @@ func (m *Member) Close() error {
 		return nil
 	}
 	m.closed = true
-	clients := make([]*Client, 0, len(m.clients))
-	for _, c := range m.clients {
-		clients = append(clients, c)
-	}
+	mm := m.mesh
 	m.mu.Unlock()
-	for _, c := range clients {
-		c.Close()
-	}
 	var err error
-	if m.host != nil {
-		err = m.host.Close()
+	if mm != nil {
+		err = mm.Close()
 	}
-	if m.tr != nil {
-		m.tr.Close()
-	}
-	if m.ch != nil {
-		m.ch.Close()
+	if m.disc != nil {
+		m.disc.Close()
 	}
 	if m.store != nil {
 		if cerr := m.store.Close(); err == nil {
@@ -279,141 +278,33 @@ func (m *Member) Close() error {
 	return err
 }
 
-func (m *Member) isBroker(id core.NodeID) bool {
-	return id >= 1 && id <= core.NodeID(m.cfg.MaxBrokers)
+func (m *Member) member() *mesh.Member {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mesh
 }
 
-func (m *Member) events(node core.NodeID) func([]core.Event) {
-	return func(evs []core.Event) { m.cfg.Events(Event{Node: node, Core: evs}) }
-}
-
-// presence runs on the channel's goroutine: a broker heard that is not
-// connected gets a connection attempt (at most one per announcement; rtc
-// ignores it while one is under way, and settles crossing offers).
-func (m *Member) presence(p tabsignal.Presence) {
-	if !p.Bye {
-		m.connect(p.ID)
-	}
-}
-
+// connect runs on the discovery's goroutine: a broker heard of that is not
+// connected gets a connection attempt (rtc ignores it while one is under
+// way, and settles crossing offers).
 func (m *Member) connect(id core.NodeID) {
-	m.mu.Lock()
-	tr, up := m.tr, m.up[id]
-	m.mu.Unlock()
-	if tr != nil && !up && m.isBroker(id) {
-		// ErrClosed only: the member is closing.
-		_ = tr.Connect(id)
+	if mm := m.member(); mm != nil {
+		mm.Connect(id)
 	}
 }
 
-func (m *Member) setUp(id core.NodeID, up bool, err error) {
-	m.mu.Lock()
-	m.up[id] = up
-	m.mu.Unlock()
-	m.cfg.Events(Event{Node: id, PeerUp: up, PeerDown: !up, Err: err})
+// cutID splits "<id> <token>".
+func cutID(s string) (core.NodeID, string, bool) {
+	a, tok, ok := strings.Cut(s, " ")
+	id, err := strconv.Atoi(a)
+	return core.NodeID(id), tok, ok && err == nil && id > 0
 }
 
-// send hands env to the tab of broker b. Failures drop it, as a lossy
-// network would: the machines' timeouts and retries deal with that.
-func (m *Member) send(b core.NodeID, env core.Envelope) {
-	m.mu.Lock()
-	tr := m.tr
-	m.mu.Unlock()
-	if tr != nil {
-		_ = tr.Send(b, env)
+func splitHostPort(addr string) (string, int32, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
 	}
-}
-
-// receive runs on the reader goroutine of peer tab from.
-func (m *Member) receive(from core.NodeID, env core.Envelope) {
-	if env.To == m.id {
-		if !m.isBroker(env.From) {
-			m.route(env.From, from)
-		}
-		_ = m.host.Step(env) // fails only once the broker is closed
-		return
-	}
-	m.mu.Lock()
-	c := m.clients[env.To]
-	m.mu.Unlock()
-	if c != nil {
-		_ = c.h.Step(env)
-	}
-}
-
-// route makes the broker's answers to remote client id go to tab.
-func (m *Member) route(id, tab core.NodeID) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.clients[id] != nil || m.routes[id] == tab {
-		return // a local client's id is not for a peer to claim
-	}
-	if _, known := m.routes[id]; !known && len(m.routes) >= maxRoutes {
-		return
-	}
-	m.routes[id] = tab
-	m.host.Register(id, func(env core.Envelope) { m.send(tab, env) })
-}
-
-// Client is a client machine (producer, consumer, admin) run in this tab.
-type Client struct {
-	m  *Member
-	id core.NodeID
-	h  *host.Host
-}
-
-// NewClientID returns an id for a client of this tab: 1000 + 100*N + n,
-// unique across the cluster while the tab has fewer than 100 clients.
-func (m *Member) NewClientID() core.NodeID {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for {
-		id := core.ClientIDBase + clientsPerBroker*m.id + core.NodeID(m.nextClient%clientsPerBroker)
-		m.nextClient++
-		if m.clients[id] == nil {
-			return id
-		}
-	}
-}
-
-// AddClient runs the machine newMachine returns for a new client id (from
-// NewClientID) in this tab; its requests reach every broker of the cluster.
-func (m *Member) AddClient(newMachine func(id core.NodeID) core.Machine) (*Client, error) {
-	id := m.NewClientID()
-	mc := newMachine(id)
-	if mc.ID() != id {
-		return nil, fmt.Errorf("live: client machine has id %d, want %d", mc.ID(), id)
-	}
-	c := &Client{m: m, id: id}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil, rtc.ErrClosed
-	}
-	m.clients[id] = c
-	m.mu.Unlock()
-	c.h = host.Start(mc, storage.NewMemory(), host.Options{Logf: m.cfg.Logf, Events: m.events(id)})
-	for b := core.NodeID(1); b <= core.NodeID(m.cfg.MaxBrokers); b++ {
-		if b != m.id {
-			c.h.Register(b, func(env core.Envelope) { m.send(b, env) })
-		}
-	}
-	host.Link(c.h, m.host)
-	host.Link(m.host, c.h)
-	return c, nil
-}
-
-// ID is the client's node id.
-func (c *Client) ID() core.NodeID { return c.id }
-
-// Do runs f on the client's goroutine (Producer.Send, reading state).
-func (c *Client) Do(f func(core.Machine)) error { return c.h.Do(f) }
-
-// Close stops the client.
-func (c *Client) Close() error {
-	err := c.h.Close()
-	c.m.mu.Lock()
-	delete(c.m.clients, c.id)
-	c.m.mu.Unlock()
-	return err
+	p, err := strconv.ParseUint(port, 10, 16)
+	return host, int32(p), err
 }

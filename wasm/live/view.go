@@ -18,6 +18,7 @@ import (
 	"github.com/streamlab/streamlab/core/client"
 	"github.com/streamlab/streamlab/core/controller"
 	"github.com/streamlab/streamlab/core/server"
+	"github.com/streamlab/streamlab/p2p/room"
 )
 
 // A Session is a Member with what a page shows of it: the events its
@@ -50,6 +51,7 @@ type Session struct {
 // SessionConfig is what a page may choose of a member's configuration.
 type SessionConfig struct {
 	Cluster string
+	Room    *RoomConfig // a classroom room to join instead of Cluster
 	// SessionTimeoutMs is broker.session.timeout.ms (0: Kafka's 9000);
 	// the brokers then heartbeat every sixth of it.
 	SessionTimeoutMs int64
@@ -106,6 +108,13 @@ type Snapshot struct {
 	Events           []Observed
 	SessionTimeoutMs int64
 	RequestTimeoutMs int64
+	Room             *RoomView // with SessionConfig.Room
+}
+
+// RoomView is the classroom room the member joined.
+type RoomView struct {
+	Code, URL, Cluster string
+	Members            []room.Member
 }
 
 // TopicView is a topic of the metadata, with this broker's replicas' offsets.
@@ -135,6 +144,7 @@ func Start(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	s := &Session{cfg: cfg, heard: map[core.NodeID]PeerView{}, read: map[int64]bool{}, admins: map[*Client]string{}}
 	m, err := Join(ctx, Config{
 		Cluster: cfg.Cluster,
+		Room:    cfg.Room,
 		Configure: func(c *server.Config) {
 			if cfg.SessionTimeoutMs > 0 {
 				c.Controller.SessionTimeoutMs = cfg.SessionTimeoutMs
@@ -381,7 +391,7 @@ func (s *Session) Snapshot() Snapshot {
 			}
 		})
 	}
-	for _, id := range s.m.ch.Peers() {
+	for _, id := range s.m.Heard() {
 		p := heard[id]
 		p.ID, p.Heard = id, true
 		heard[id] = p
@@ -397,5 +407,6 @@ func (s *Session) Snapshot() Snapshot {
 		}
 	}
 	slices.SortFunc(v.Peers, func(a, b PeerView) int { return int(a.ID - b.ID) })
+	v.Room = s.m.roomView()
 	return v
 }

@@ -1,0 +1,101 @@
+//go:build js && wasm
+
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/p2p/room"
+)
+
+// joinRoom takes a broker id from the room's signaling service (the one
+// this tab had, after a reload) and sets the cluster's shape from the room.
+func (m *Member) joinRoom(ctx context.Context) error {
+	rc := m.cfg.Room
+	key := "streamlab/room/" + rc.Code
+	var want core.NodeID
+	var token string
+	if saved := sessionGet(key); saved != "" {
+		if id, tok, ok := cutID(saved); ok {
+			want, token = id, tok
+		}
+	}
+	c, err := room.Join(ctx, room.ClientConfig{
+		BaseURL: rc.URL, Code: rc.Code, Token: token,
+		Join:      room.JoinRequest{Want: want, Device: rc.Device, Kind: "tab"},
+		OnMembers: func(ms []room.Member) {
+			for _, p := range ms {
+				m.connect(p.ID)
+			}
+		},
+		Logf: m.cfg.Logf,
+	})
+	if err != nil && want != 0 {
+		// The id is someone else's now: take any.
+		c, err = room.Join(ctx, room.ClientConfig{
+			BaseURL: rc.URL, Code: rc.Code,
+			Join:      room.JoinRequest{Device: rc.Device, Kind: "tab"},
+			OnMembers: func(ms []room.Member) {
+				for _, p := range ms {
+					m.connect(p.ID)
+				}
+			},
+			Logf: m.cfg.Logf,
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("live: joining room %s: %w", rc.Code, err)
+	}
+	m.disc, m.kafka = c, c.Kafka()
+	sessionSet(key, strconv.Itoa(int(c.ID()))+" "+c.Token())
+	r := c.Room()
+	m.cfg.Cluster, m.cfg.ID, m.cfg.MaxBrokers, m.cfg.Voters = r.Cluster, c.ID(), r.MaxBrokers, r.Voters
+	return nil
+}
+
+func (m *Member) roomView() *RoomView {
+	c, ok := m.disc.(*room.Client)
+	if !ok {
+		return nil
+	}
+	r := c.Room()
+	return &RoomView{Code: r.Code, URL: m.cfg.Room.URL, Cluster: r.Cluster, Members: c.Members()}
+}
+
+// CreateRoom creates a classroom room on the signaling service at url and
+// returns its code.
+func CreateRoom(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(url, "/")+"/rooms", strings.NewReader("{}"))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		var e room.ErrorResponse
+		if json.Unmarshal(body, &e) != nil || e.Error == "" {
+			e.Error = resp.Status
+		}
+		return "", fmt.Errorf("%s", e.Error)
+	}
+	var r room.Room
+	if err := json.Unmarshal(body, &r); err != nil || r.Code == "" {
+		return "", fmt.Errorf("live: creating a room: malformed answer: %v", err)
+	}
+	return r.Code, nil
+}
