@@ -135,7 +135,15 @@ func Join(ctx context.Context, cfg Config) (_ *Member, err error) {
 		}
 	}
 	m.cfg = cfg
-	if m.id, m.lock, err = acquire(ctx, cfg); err != nil {
+	if m.id, m.lock, err = acquire(ctx, cfg); errors.Is(err, errNoLocks) && m.cfg.Room != nil {
+		// The room hands out the ids and holds each while its member
+		// polls: two tabs cannot get one id from it. The lock only
+		// guards against a tab of this browser that the room has
+		// already given up on and that still runs.
+		cfg.Logf("live: %v: going on without it, the room guards the broker id", err)
+		m.id, err = cfg.ID, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	sessionSet(sessionKey(cfg.Cluster), strconv.Itoa(int(m.id)))

@@ -9,6 +9,11 @@ import (
 	"syscall/js"
 )
 
+// errNoLocks: navigator.locks exists only in secure contexts (https, or
+// http://localhost): a page a classroom opens at http://<LAN address> has
+// none.
+var errNoLocks = errors.New("live: this browser has no Web Locks API (the page is not a secure context: use https or localhost)")
+
 // lock is a Web Lock held until release.
 type lock struct {
 	resolve  js.Value      // ends the lock's callback promise: releases it
@@ -22,7 +27,7 @@ type lock struct {
 func tryLock(ctx context.Context, name string) (*lock, error) {
 	locks := js.Global().Get("navigator").Get("locks")
 	if locks.IsUndefined() {
-		return nil, errors.New("live: this browser has no Web Locks API")
+		return nil, errNoLocks
 	}
 	l := &lock{released: make(chan struct{})}
 	got := make(chan bool, 1)
