@@ -78,31 +78,95 @@ type Syncer interface {
 	Sync(name string) error
 }
 
-// Apply makes writes durable in order and stops at the first error.
+// Batcher is a Store that can make several writes durable at once (for
+// example in one transaction, where each write alone would be one); Apply
+// uses it when the store has it.
+type Batcher interface {
+	// ApplyBatch makes writes durable in order, each as the Store method of
+	// its Op would, synced as Syncer.Sync would after it if it asks, and
+	// stops at the first error. It returns how many writes are done: if
+	// err is not nil, writes[:done] are done, writes[done] failed with err
+	// (not yet wrapped: Apply wraps it as it wraps a single write's error)
+	// and writes[done+1:] had no effect. Like Store.Remove, a remove of a
+	// missing object fails with ErrNotFound (Apply goes on after it). Apply
+	// never passes an Op other than OpAppend, OpPut, OpTruncate, OpRemove.
+	ApplyBatch(writes []Write) (done int, err error)
+}
+
+// Apply makes writes durable in order and stops at the first error. A
+// store that is a Batcher gets them in one ApplyBatch call (a remove of a
+// missing object, tolerated here, and an unknown op split the batch).
 func Apply(s Store, writes []Write) error {
+	if b, ok := s.(Batcher); ok {
+		return applyBatch(b, writes)
+	}
 	for _, w := range writes {
-		var err error
-		switch w.Op {
-		case OpAppend:
-			err = s.Append(w.Name, w.Data)
-		case OpPut:
-			err = s.Put(w.Name, w.Data)
-		case OpTruncate:
-			err = s.Truncate(w.Name, w.Size)
-		case OpRemove:
-			err = s.Remove(w.Name)
-			if errors.Is(err, ErrNotFound) {
-				err = nil
-			}
-		default:
-			err = fmt.Errorf("storage: unknown op %v", w.Op)
-		}
-		if syncer, ok := s.(Syncer); ok && err == nil && w.Sync {
-			err = syncer.Sync(w.Name)
-		}
-		if err != nil {
+		if err := apply(s, w); err != nil {
 			return fmt.Errorf("storage: %v %q: %w", w.Op, w.Name, err)
 		}
+	}
+	return nil
+}
+
+// apply does one write on a store that is not a Batcher.
+func apply(s Store, w Write) error {
+	var err error
+	switch w.Op {
+	case OpAppend:
+		err = s.Append(w.Name, w.Data)
+	case OpPut:
+		err = s.Put(w.Name, w.Data)
+	case OpTruncate:
+		err = s.Truncate(w.Name, w.Size)
+	case OpRemove:
+		err = s.Remove(w.Name)
+		if errors.Is(err, ErrNotFound) {
+			err = nil
+		}
+	default:
+		err = unknownOp(w.Op)
+	}
+	if syncer, ok := s.(Syncer); ok && err == nil && w.Sync {
+		err = syncer.Sync(w.Name)
+	}
+	return err
+}
+
+func unknownOp(o Op) error { return fmt.Errorf("storage: unknown op %v", o) }
+
+func knownOp(o Op) bool { return o >= OpAppend && o <= OpRemove }
+
+// applyBatch is Apply for a Batcher.
+func applyBatch(b Batcher, writes []Write) error {
+	for len(writes) > 0 {
+		n := len(writes)
+		for i, w := range writes {
+			if !knownOp(w.Op) {
+				n = i
+				break
+			}
+		}
+		done, err := n, error(nil)
+		if n > 0 {
+			done, err = b.ApplyBatch(writes[:n])
+			if err == nil {
+				done = n
+			} else if done < 0 || done >= n {
+				// A Batcher that says more is done than it was given.
+				return fmt.Errorf("storage: batch of %d writes: %d done with error: %w", n, done, err)
+			}
+		}
+		if err == nil {
+			if n == len(writes) {
+				return nil
+			}
+			err = unknownOp(writes[n].Op)
+		}
+		w := writes[done]
+		if w.Op != OpRemove || !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("storage: %v %q: %w", w.Op, w.Name, err)
+		}
+		writes = writes[done+1:]
 	}
 	return nil
 }

@@ -7,6 +7,10 @@
 // a whole batch (never one row per record) framed by the chunk format below,
 // whose CRC-32C (Kafka's checksum) a Read verifies.
 //
+// Each Store method is one readwrite transaction; ApplyBatch
+// (storage.Batcher, what storage.Apply uses) puts all of a Ready's writes in
+// one, but for truncations, which read first (batch.go).
+//
 // This file holds the chunk format; it builds everywhere, so that its fuzz
 // target runs natively. The store itself needs syscall/js.
 package idbstore

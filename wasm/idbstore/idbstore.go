@@ -53,8 +53,9 @@ type Store struct {
 }
 
 var (
-	_ storage.Store  = (*Store)(nil)
-	_ storage.Syncer = (*Store)(nil)
+	_ storage.Store   = (*Store)(nil)
+	_ storage.Syncer  = (*Store)(nil)
+	_ storage.Batcher = (*Store)(nil)
 )
 
 // Open opens (creating if needed) the IndexedDB database named database and
@@ -139,33 +140,15 @@ func (s *Store) Close() error {
 // Append implements storage.Store: one new chunk row, committed (not synced)
 // before it returns.
 func (s *Store) Append(name string, data []byte) error {
-	if err := storage.ValidName(name); err != nil {
-		return fmt.Errorf("idbstore: append: %w", err)
-	}
-	if uint64(len(data)) > maxPayload {
-		return fmt.Errorf("idbstore: append %q: %d bytes, more than a chunk holds", name, len(data))
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	seq, exists := s.objs[name]
-	if !exists {
-		if err := s.checkCreate(name); err != nil {
-			return fmt.Errorf("idbstore: append %q: %w", name, err)
-		}
-	} else if len(data) == 0 {
-		return nil
-	}
-	err := s.write(chunkStore, idb.DurabilityDefault, func(st *idb.ObjectStore) error {
-		_, err := st.PutKey(chunkKey(name, float64(seq)), s.chunk(name, seq, data))
+	var b batch
+	if err := s.planAppend(&b, name, data); err != nil {
 		return err
-	})
-	if err != nil {
+	}
+	if err := s.commit(&b); err != nil {
 		return fmt.Errorf("idbstore: append %q: %w", name, err)
 	}
-	if !exists {
-		s.create(name, seq)
-	}
-	s.objs[name] = seq + 1
 	return nil
 }
 
@@ -173,34 +156,15 @@ func (s *Store) Append(name string, data []byte) error {
 // transaction with strict durability, so the new content is on disk when Put
 // returns, and a reader never sees a mix.
 func (s *Store) Put(name string, data []byte) error {
-	if err := storage.ValidName(name); err != nil {
-		return fmt.Errorf("idbstore: put: %w", err)
-	}
-	if uint64(len(data)) > maxPayload {
-		return fmt.Errorf("idbstore: put %q: %d bytes, more than a chunk holds", name, len(data))
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, exists := s.objs[name]
-	if !exists {
-		if err := s.checkCreate(name); err != nil {
-			return fmt.Errorf("idbstore: put %q: %w", name, err)
-		}
-	}
-	err := s.write(chunkStore, idb.DurabilityStrict, func(st *idb.ObjectStore) error {
-		if _, err := st.Delete(rowsFrom(name, 0, false)); err != nil {
-			return err
-		}
-		_, err := st.PutKey(chunkKey(name, 0), s.chunk(name, 0, data))
+	var b batch
+	if err := s.planPut(&b, name, data); err != nil {
 		return err
-	})
-	if err != nil {
+	}
+	if err := s.commit(&b); err != nil {
 		return fmt.Errorf("idbstore: put %q: %w", name, err)
 	}
-	if !exists {
-		s.create(name, 0)
-	}
-	s.objs[name] = 1
 	return nil
 }
 
@@ -232,11 +196,16 @@ func (s *Store) Read(name string) ([]byte, error) {
 // one transaction rewrites the chunk the cut falls in and deletes the rest.
 // It is not synced.
 func (s *Store) Truncate(name string, size int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.truncate(name, size, idb.DurabilityDefault)
+}
+
+// truncate is Truncate, its transaction with durability. s.mu must be held.
+func (s *Store) truncate(name string, size int64, durability idb.TransactionDurability) error {
 	if err := storage.ValidName(name); err != nil {
 		return fmt.Errorf("idbstore: truncate: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.objs[name]; !ok {
 		return fmt.Errorf("idbstore: truncate %q: %w", name, storage.ErrNotFound)
 	}
@@ -257,6 +226,9 @@ func (s *Store) Truncate(name string, size int64) error {
 		return fmt.Errorf("idbstore: truncate %q to %d bytes: size must be between 0 and %d", name, size, total)
 	}
 	if size == total {
+		if durability == idb.DurabilityStrict {
+			return s.sync(name)
+		}
 		return nil
 	}
 	// Find the chunk the cut falls in; it keeps its first keep bytes.
@@ -266,7 +238,7 @@ func (s *Store) Truncate(name string, size int64) error {
 		i++
 	}
 	cut := rows[i]
-	err = s.write(chunkStore, idb.DurabilityDefault, func(st *idb.ObjectStore) error {
+	err = s.write(chunkStore, durability, func(st *idb.ObjectStore) error {
 		// The first chunk stays even when empty: an object is its rows.
 		if keep == 0 && i > 0 {
 			_, err := st.Delete(rowsFrom(name, cut.seq, false))
@@ -286,26 +258,14 @@ func (s *Store) Truncate(name string, size int64) error {
 
 // Remove implements storage.Store.
 func (s *Store) Remove(name string) error {
-	if err := storage.ValidName(name); err != nil {
-		return fmt.Errorf("idbstore: remove: %w", err)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.objs[name]; !ok {
-		return fmt.Errorf("idbstore: remove %q: %w", name, storage.ErrNotFound)
-	}
-	err := s.write(chunkStore, idb.DurabilityDefault, func(st *idb.ObjectStore) error {
-		_, err := st.Delete(rowsFrom(name, 0, false))
+	var b batch
+	if err := s.planRemove(&b, name); err != nil {
 		return err
-	})
-	if err != nil {
-		return fmt.Errorf("idbstore: remove %q: %w", name, err)
 	}
-	delete(s.objs, name)
-	for dir := range parents(name) {
-		if s.dirs[dir]--; s.dirs[dir] == 0 {
-			delete(s.dirs, dir)
-		}
+	if err := s.commit(&b); err != nil {
+		return fmt.Errorf("idbstore: remove %q: %w", name, err)
 	}
 	return nil
 }
@@ -329,11 +289,16 @@ func (s *Store) List(prefix string) ([]string, error) {
 // changes are on disk (the IndexedDB spec's words), so Sync commits one: a
 // rewrite of a marker row.
 func (s *Store) Sync(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sync(name)
+}
+
+// sync is Sync. s.mu must be held.
+func (s *Store) sync(name string) error {
 	if err := storage.ValidName(name); err != nil {
 		return fmt.Errorf("idbstore: sync: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.syncs++
 	err := s.write(syncStore, idb.DurabilityStrict, func(st *idb.ObjectStore) error {
 		_, err := st.PutKey(js.ValueOf("sync"), js.ValueOf(s.syncs))
