@@ -28,8 +28,8 @@ import (
 // Every sub-benchmark uses its own 3-partition topic, created with kadm. The
 // client options are kgo's defaults (linger 10ms, sticky partitioner for the
 // keyless records, 50,000 buffered records) except for compression, which is
-// off for both targets (the payload is a fixed byte pattern, and Streamlab
-// stores snappy/lz4/zstd batches undecoded), and the acks:
+// off for both targets (the payload is a fixed byte pattern: the figures
+// compare the brokers, not the codecs), and the acks:
 //
 //	acks=1    kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()
 //	acks=all  kgo.RequiredAcks(kgo.AllISRAcks()), idempotent (kgo's default)

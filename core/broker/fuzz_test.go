@@ -138,9 +138,12 @@ func stepSeeds() [][]byte {
 	add(produceReq(-1, "t", 1, batch(t0+1, "a", "1", "b", "2")))
 	gz := record.Build(record.Batch{Compression: record.Gzip, Records: []record.Record{{Timestamp: t0, Key: []byte("k"), Value: []byte("v")}}})
 	add(produceReq(1, "t", 0, gz))
-	snappy := batch(t0, "k", "v") // records not really snappy: stored without being read
-	binary.BigEndian.PutUint16(snappy[21:], uint16(record.Snappy))
-	add(produceReq(1, "t", 0, recordtest.FixCRCs(snappy)))
+	notSnappy := batch(t0, "k", "v") // records said to be snappy and not: CORRUPT_MESSAGE
+	binary.BigEndian.PutUint16(notSnappy[21:], uint16(record.Snappy))
+	add(produceReq(1, "t", 0, recordtest.FixCRCs(notSnappy)))
+	for _, c := range []record.Compression{record.Snappy, record.LZ4, record.Zstd} {
+		add(produceReq(1, "t", 0, record.Build(record.Batch{Compression: c, Records: []record.Record{{Timestamp: t0, Key: []byte("k"), Value: []byte("v")}}})))
+	}
 	p := produceReq(1, "t", 0, batch(t0, "k", "v"))
 	p.Version = 3
 	add(p)

@@ -125,9 +125,11 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 	}
 	maxTs := h.MaxTimestamp
 	switch codec := record.CompressionOf(h.Attributes); codec {
-	case record.None, record.Gzip:
-		// The first record that fails a check below decides the answer,
-		// unless the batch itself is invalid (Each's error comes first).
+	case record.None, record.Gzip, record.Snappy, record.LZ4, record.Zstd:
+		// Every codec is read record by record, as LogValidator's
+		// validateMessagesAndAssignOffsetsCompressed does. The first
+		// record that fails a check below decides the answer, unless the
+		// batch itself is invalid (Each's error comes first).
 		var bad *kerr.Error
 		var badMsg string
 		compacts := tc.log.CleanupPolicy.Compacts()
@@ -155,14 +157,6 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 		}
 		if bad != nil {
 			return 0, bad, badMsg
-		}
-	case record.Snappy, record.LZ4, record.Zstd:
-		// Stored as sent: Streamlab cannot decompress these yet, so only
-		// the header is checked.
-		if !tc.logAppendTime {
-			if e := n.checkTimestamp(tc, h.MaxTimestamp); e != "" {
-				return 0, kerr.InvalidTimestamp, e
-			}
 		}
 	default:
 		// CompressionType.forId rejects ids above 4.

@@ -54,8 +54,6 @@ package partlog
 // An old checkpoint only makes the next pass redo work.
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -343,13 +341,8 @@ func (l *Log) cleanBatch(b Batch, offsets map[string]int64, lastOfProducer map[i
 	for _, r := range kept {
 		body = appendRecord(body, r, abs(r)-base)
 	}
-	if record.CompressionOf(h.Attributes) == record.Gzip {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write(body) // writes to a bytes.Buffer cannot fail
-		zw.Close()
-		body = buf.Bytes()
-	}
+	// LogCleaner.buildRetainedRecordsInto keeps the batch's codec.
+	body = record.Compress(record.CompressionOf(h.Attributes), body)
 	raw := encodeBatch(h, b.Base, attrs, base, maxTs, int32(len(kept)), body)
 	return Batch{Base: b.Base, Last: b.Last, MaxTimestamp: maxTs, Epoch: b.Epoch, Raw: raw}, true, true
 }

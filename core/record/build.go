@@ -1,8 +1,6 @@
 package record
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"fmt"
 
@@ -15,7 +13,8 @@ type Batch struct {
 	// BaseOffset is 0 from producers; the leader assigns real offsets by
 	// patching it (SetBaseOffset), as Kafka does.
 	BaseOffset int64
-	// Compression is None or Gzip: Streamlab has no other codec.
+	// Compression is any of Kafka's codecs (see Compress for how each is
+	// written).
 	Compression   Compression
 	Transactional bool
 	// Control marks a batch of control records (transaction markers).
@@ -51,12 +50,12 @@ type Record struct {
 // SetPartitionLeaderEpoch. A batch without records gets timestamps -1; Kafka
 // writes such batches only when compaction empties one.
 //
-// Build panics if Compression is neither None nor Gzip: that is a
-// programming error, not bad input.
+// Build panics if Compression is not one of None, Gzip, Snappy, LZ4 and
+// Zstd: that is a programming error, not bad input.
 func Build(b Batch) []byte {
 	var attrs int16
 	switch b.Compression {
-	case None, Gzip:
+	case None, Gzip, Snappy, LZ4, Zstd:
 		attrs = int16(b.Compression)
 	default:
 		panic(fmt.Sprintf("record.Build: %v compression is not supported", b.Compression))
@@ -99,12 +98,8 @@ func Build(b Batch) []byte {
 	be.PutUint32(out[offBaseSequence:], uint32(seq))
 	be.PutUint32(out[offRecordsCount:], uint32(len(b.Records)))
 
-	if b.Compression == Gzip {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf) // zero header ModTime: output is deterministic
-		zw.Write(appendRecords(nil, b.Records, first))
-		zw.Close() // writes to a bytes.Buffer cannot fail
-		out = append(out, buf.Bytes()...)
+	if b.Compression != None {
+		out = append(out, Compress(b.Compression, appendRecords(nil, b.Records, first))...)
 	} else {
 		out = appendRecords(out, b.Records, first)
 	}

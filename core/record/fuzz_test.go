@@ -3,11 +3,13 @@ package record
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"testing"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -19,6 +21,10 @@ func seedBatches() [][]byte {
 	return [][]byte{
 		Build(sampleBatch(None)),
 		Build(sampleBatch(Gzip)),
+		Build(sampleBatch(Snappy)),
+		Build(sampleBatch(LZ4)),
+		Build(sampleBatch(Zstd)),
+		rawSnappyBatch(),
 		Build(withProducer),
 		Build(Batch{}),
 		Build(Batch{Records: []Record{{Timestamp: -5, Value: bytes.Repeat([]byte("ab"), 100)}}}),
@@ -27,6 +33,18 @@ func seedBatches() [][]byte {
 		[]byte("garbage that is not a record batch at all, but long enough to have a header"),
 		make([]byte, 61),
 	}
+}
+
+// rawSnappyBatch is sampleBatch with raw (unframed) snappy records, as
+// franz-go and librdkafka write them.
+func rawSnappyBatch() []byte {
+	raw := Build(sampleBatch(None))
+	h, _, _ := ParseBatch(raw)
+	out := append(raw[:HeaderSize:HeaderSize], s2.EncodeSnappy(nil, h.Records)...)
+	binary.BigEndian.PutUint32(out[offLength:], uint32(len(out)-logOverhead))
+	binary.BigEndian.PutUint16(out[offAttributes:], uint16(Snappy))
+	binary.BigEndian.PutUint32(out[offCRC:], checksum(out))
+	return out
 }
 
 // fixCRC makes b's CRC match its content so the fuzzer gets past the CRC
@@ -113,6 +131,8 @@ func FuzzRecords(f *testing.F) {
 	f.Add(int16(1), int32(3), int32(2), []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
 	f.Add(int16(0), int32(1<<31-1), int32(1<<31-2), []byte{0x0e, 0, 0, 0, 1, 0x02, 'v', 0x7e})
 	f.Add(int16(2), int32(1), int32(0), []byte{})
+	f.Add(int16(3), int32(1), int32(0), []byte{0x04, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82, 0, 0, 0, 0})
+	f.Add(int16(4), int32(1), int32(0), []byte{0x28, 0xb5, 0x2f, 0xfd, 0x20, 0, 1, 0, 0})
 	f.Fuzz(func(t *testing.T, attrs int16, num, last int32, records []byte) {
 		h := kmsg.RecordBatch{Magic: 2, Attributes: attrs, NumRecords: num, LastOffsetDelta: last, Records: records}
 		if recs, err := StoredRecords(h); err == nil {
@@ -134,6 +154,38 @@ func FuzzRecords(f *testing.F) {
 			t.Fatalf("%d records, count %d, last delta %d", len(recs), num, last)
 		}
 		checkRebuild(t, h, recs)
+	})
+}
+
+// FuzzDecompress feeds every codec arbitrary bytes under a small limit (no
+// panic, never more than the limit) and checks that what Compress writes
+// decompresses to the input.
+func FuzzDecompress(f *testing.F) {
+	raw := func() []byte { h, _, _ := ParseBatch(Build(sampleBatch(None))); return h.Records }()
+	f.Add(uint8(0), raw)
+	for _, c := range []Compression{Gzip, Snappy, LZ4, Zstd} {
+		f.Add(uint8(c), Compress(c, raw))
+		f.Add(uint8(c), Compress(c, bytes.Repeat(raw, 300)))
+	}
+	f.Add(uint8(Snappy), s2.EncodeSnappy(nil, raw))
+	f.Add(uint8(Snappy), []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 3, 1, 0, 'x'})
+	f.Add(uint8(LZ4), []byte{0x04, 0x22, 0x4d, 0x18, 0x70, 0x40, 0xad, 3, 0, 0, 0x80, 'a', 'b', 'c', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, codec uint8, data []byte) {
+		const limit = 4 << 20
+		c := Compression(codec % 8)
+		out, err := decompress(c, data, limit)
+		switch {
+		case err != nil && !errors.Is(err, kerr.CorruptMessage) && !errors.Is(err, kerr.MessageTooLarge):
+			t.Fatalf("%v: %v", c, err)
+		case err == nil && len(out) > limit:
+			t.Fatalf("%v: %d bytes decoded, limit %d", c, len(out), limit)
+		case c > Zstd:
+			return
+		}
+		back, err := decompress(c, Compress(c, data), limit)
+		if err != nil || !bytes.Equal(back, data) {
+			t.Fatalf("%v round trip: %d bytes back, %v; want %d", c, len(back), err, len(data))
+		}
 	})
 }
 
@@ -160,18 +212,9 @@ func referenceRecords(b kmsg.RecordBatch) ([]kmsg.Record, error) {
 	if int64(b.LastOffsetDelta)+1 != int64(b.NumRecords) {
 		return nil, invalid("inconsistent batch offset range: lastOffsetDelta %d and count of records %d", b.LastOffsetDelta, b.NumRecords)
 	}
-	data := b.Records
-	switch c := CompressionOf(b.Attributes); c {
-	case None:
-	case Gzip:
-		var err error
-		if data, err = gunzip(data, MaxUncompressedBytes); err != nil {
-			return nil, err
-		}
-	case Snappy, LZ4, Zstd:
-		return nil, &Error{Code: kerr.UnsupportedCompressionType, Reason: c.String() + " compression is not supported by Streamlab"}
-	default:
-		return nil, corrupt("unknown compression type id %d", int8(c))
+	data, err := decompress(CompressionOf(b.Attributes), b.Records, MaxUncompressedBytes)
+	if err != nil {
+		return nil, err
 	}
 	n := int(b.NumRecords)
 	if n > len(data)/minRecordSize {

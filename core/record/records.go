@@ -1,22 +1,19 @@
 package record
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
-	"io"
 	"math"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// MaxUncompressedBytes bounds what one compressed batch may expand to, so a
-// small gzip bomb cannot take the tab's memory. Kafka streams records and has
-// no such bound; 64 MiB is far above a producer batch (batch.size 16 KiB,
-// max.request.size 1 MiB) at any realistic compression ratio. A batch over it
-// is answered MESSAGE_TOO_LARGE (Streamlab's choice).
+// MaxUncompressedBytes bounds what one compressed batch (gzip, snappy, lz4
+// or zstd) may expand to, so a small bomb cannot take the tab's memory.
+// Kafka streams records and has no such bound; 64 MiB is far above a
+// producer batch (batch.size 16 KiB, max.request.size 1 MiB) at any
+// realistic compression ratio. A batch over it is answered
+// MESSAGE_TOO_LARGE (Streamlab's choice).
 const MaxUncompressedBytes = 64 << 20
 
 // minRecordSize is the smallest encoded record: a one-byte length varint and
@@ -132,22 +129,10 @@ func decode(b kmsg.RecordBatch) ([]kmsg.Record, error) {
 // decodeEach is decode calling fn with each record (r is reused) instead of
 // returning them; start gets the record count once it is known to fit.
 func decodeEach(b kmsg.RecordBatch, start func(n int), fn func(r *kmsg.Record)) error {
-	data := b.Records
-	switch c := CompressionOf(b.Attributes); c {
-	case None:
-	case Gzip:
-		var err error
-		if data, err = gunzip(data, MaxUncompressedBytes); err != nil {
-			return err
-		}
-	case Snappy, LZ4, Zstd:
-		return &Error{Code: kerr.UnsupportedCompressionType, Reason: c.String() + " compression is not supported by Streamlab"}
-	default:
-		// CompressionType.forId throws IllegalArgumentException for ids
-		// 5..7; the batch is garbage, so CORRUPT_MESSAGE.
-		return corrupt("unknown compression type id %d", int8(c))
+	data, err := decompress(CompressionOf(b.Attributes), b.Records, MaxUncompressedBytes)
+	if err != nil {
+		return err
 	}
-
 	n := int(b.NumRecords)
 	if n > len(data)/minRecordSize {
 		return invalid("%d records cannot fit in %d bytes", n, len(data))
@@ -166,26 +151,6 @@ func decodeEach(b kmsg.RecordBatch, start func(n int), fn func(r *kmsg.Record)) 
 		return invalid("incorrect declared batch size, %d bytes remain after %d records", len(r.b), n)
 	}
 	return nil
-}
-
-// gunzip inflates a gzip records section of at most limit bytes. A stream
-// that does not inflate is damaged bytes, so CORRUPT_MESSAGE; Kafka surfaces
-// the IOException as a KafkaException, which maps to no specific code.
-func gunzip(data []byte, limit int64) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, corrupt("gzip: %v", err)
-	}
-	var out bytes.Buffer
-	// Read one byte past the limit to tell "exactly at" from "over".
-	n, err := out.ReadFrom(io.LimitReader(zr, limit+1))
-	if err != nil {
-		return nil, corrupt("gzip: %v", err)
-	}
-	if n > limit {
-		return nil, &Error{Code: kerr.MessageTooLarge, Reason: "gzip batch expands beyond MaxUncompressedBytes"}
-	}
-	return out.Bytes(), nil
 }
 
 var (
