@@ -66,9 +66,12 @@ test-fuzz: ## every fuzz target for FUZZTIME (default 5s) each
 
 test-e2e: build ## browser tests: headless Chromium in a loopback-only network namespace
 	@test -f $(NETNS_RUN) || { echo "test-e2e: $(NETNS_RUN) not found (the shared dir must sit beside the repo)" >&2; exit 1; }
+	tools/worker.sh install            # the pinned wrangler (npm ci): the namespace has no network
+	GO=$(GO) tools/worker.sh build     # bin/worker/: the classroom worker's wasm and JS glue
 	$(GO) vet ./e2e/...   # compiles everything now: the namespace has no network
 	STREAMLAB_E2E=1 STREAMLAB_BIN="$(CURDIR)/$(BIN)" sh $(NETNS_RUN) $(GO) test -count=1 ./e2e/...
 	@if pgrep -a -f -- "$(CURDIR)/bi[n]/streamlab"; then echo "test-e2e: a node outlived the tests" >&2; exit 1; fi
+	@if pgrep -a -f -- "$(CURDIR)/tools/worke[r]/node_modules"; then echo "test-e2e: a wrangler outlived the tests" >&2; exit 1; fi
 
 # The Kafka benchmarks (e2e/kafka_bench_test.go): kgo against the node binary
 # and against franz-go's in-process kfake, KAFKA_BENCHTIME records a run,

@@ -1,12 +1,10 @@
 package room
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"strconv"
@@ -30,7 +28,6 @@ const (
 	sendAttempts = 3
 	sendQueue    = 256 // signals waiting for the sender
 	maxPending   = 256 // signals received before a receiver is registered
-	maxResponse  = 4 << 20
 	leaveTimeout = 2 * time.Second
 )
 
@@ -43,8 +40,9 @@ type ClientConfig struct {
 	Join    JoinRequest
 	// Token takes back the id it held (from an earlier Client's Token).
 	Token string
-	// HTTP makes the requests (default http.DefaultClient).
-	HTTP *http.Client
+	// Fetch makes the requests (natively default HTTPFetcher; required in
+	// the browser, see Fetcher).
+	Fetch Fetcher
 	// OnMembers gets the members after each poll, on the poll goroutine: it
 	// must not block.
 	OnMembers func([]Member)
@@ -88,8 +86,10 @@ func Join(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if !ok {
 		return nil, fmt.Errorf("room: bad room code %q: a code is %d letters and digits", cfg.Code, codeLen)
 	}
-	if cfg.HTTP == nil {
-		cfg.HTTP = http.DefaultClient
+	if cfg.Fetch == nil {
+		if cfg.Fetch = defaultFetcher(); cfg.Fetch == nil {
+			return nil, errors.New("room: ClientConfig.Fetch is required in the browser")
+		}
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
@@ -357,43 +357,33 @@ func (c *Client) post(s rtc.Signal) {
 // do makes one request: in (if not nil) as the JSON body, the answer into
 // out (if not nil); an error answer as a *StatusError.
 func (c *Client) do(ctx context.Context, token, method, path string, in, out any) error {
-	var body io.Reader
+	req := FetchRequest{Method: method, URL: c.base + path, Header: map[string]string{}}
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Body = b
+		req.Header["Content-Type"] = "application/json"
 	}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header["Authorization"] = "Bearer " + token
 	}
-	resp, err := c.cfg.HTTP.Do(req)
+	resp, err := c.cfg.Fetch.Fetch(ctx, req)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		se := &StatusError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
+	data := resp.Body
+	if resp.Status < 200 || resp.Status > 299 {
+		se := &StatusError{Status: resp.Status, Message: http.StatusText(resp.Status)}
 		var e ErrorResponse
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
 			se.Message = e.Error
 		}
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		if secs, err := strconv.Atoi(resp.RetryAfter); err == nil && secs > 0 {
 			se.retryAfter = time.Duration(secs) * time.Second
 		}
 		return se
-	}
-	if err != nil {
-		return err
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

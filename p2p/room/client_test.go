@@ -18,7 +18,7 @@ import (
 
 func (e *env) client(code string, options ...func(*ClientConfig)) *Client {
 	e.t.Helper()
-	cfg := ClientConfig{BaseURL: e.url(), Code: code, HTTP: e.srv.Client(), Logf: e.t.Logf}
+	cfg := ClientConfig{BaseURL: e.url(), Code: code, Fetch: HTTPFetcher{e.srv.Client()}, Logf: e.t.Logf}
 	for _, o := range options {
 		o(&cfg)
 	}
@@ -146,7 +146,7 @@ func TestClient(t *testing.T) {
 	a.Close()
 
 	// Errors of Join.
-	_, err := Join(context.Background(), ClientConfig{BaseURL: e.url(), Code: "ABCDEF", HTTP: e.srv.Client()})
+	_, err := Join(context.Background(), ClientConfig{BaseURL: e.url(), Code: "ABCDEF", Fetch: HTTPFetcher{e.srv.Client()}})
 	if !errors.As(err, &se) || se.Status != 404 {
 		t.Fatalf("join of no room: %v", err)
 	}
@@ -155,7 +155,7 @@ func TestClient(t *testing.T) {
 	}
 	full := e.create(CreateRequest{MaxBrokers: 1}).Code
 	fullClient := e.client(full)
-	_, err = Join(context.Background(), ClientConfig{BaseURL: e.url(), Code: full, HTTP: e.srv.Client()})
+	_, err = Join(context.Background(), ClientConfig{BaseURL: e.url(), Code: full, Fetch: HTTPFetcher{e.srv.Client()}})
 	if !errors.As(err, &se) || se.Status != 409 || !strings.Contains(err.Error(), "room full: all 1 broker ids are taken") {
 		t.Fatalf("join of a full room: %v", err)
 	}
@@ -198,7 +198,7 @@ func TestClientRetries(t *testing.T) {
 	t.Cleanup(flaky.Close)
 	polls := make(chan []Member, 64)
 	a := e.client(code, func(c *ClientConfig) {
-		c.BaseURL, c.HTTP = flaky.URL+"/api", flaky.Client() // no trailing slash: Join adds it
+		c.BaseURL, c.Fetch = flaky.URL+"/api", HTTPFetcher{flaky.Client()} // no trailing slash: Join adds it
 		c.OnMembers = func(ms []Member) { polls <- ms }
 	})
 	<-polls

@@ -97,6 +97,9 @@ func (h *Handler) now() time.Time { return h.cfg.Now() }
 // ServeHTTP serves the routes under Prefix; anything else is a 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if h.cors(w, r) {
+		return
+	}
 	if h.limiter != nil {
 		if wait, ok := h.limiter.allow(clientIP(r), h.now()); !ok {
 			secs := int(wait.Seconds() + 0.999)
@@ -152,6 +155,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, errorf(http.StatusNotFound, "not found: %s", clip(r.URL.Path)))
 	}
+}
+
+// CORS: a tab served by one origin (the node, a static host) calls the
+// routes on another (the worker, another node). Any origin may: the room
+// code and the bearer tokens are the secrets, and no cookies are involved.
+const (
+	corsMethods = "GET, POST"
+	corsHeaders = "Authorization, Content-Type"
+	corsMaxAge  = "86400" // browsers cap it (Chromium at 2 h)
+)
+
+// cors sets the CORS headers of every answer and answers a preflight
+// (OPTIONS under Prefix) itself, which it then reports. Preflights are not
+// rate limited: they touch no room, and a refused one is only a network
+// error to the page.
+func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set("Access-Control-Expose-Headers", "Retry-After")
+	if r.Method != http.MethodOptions || !strings.HasPrefix(r.URL.Path, h.cfg.Prefix) {
+		return false
+	}
+	hd.Set("Access-Control-Allow-Methods", corsMethods)
+	hd.Set("Access-Control-Allow-Headers", corsHeaders)
+	hd.Set("Access-Control-Max-Age", corsMaxAge)
+	if r.Header.Get("Access-Control-Request-Private-Network") == "true" {
+		// Chromium's Private Network Access: a page on a public host
+		// calling a node on the classroom's network.
+		hd.Set("Access-Control-Allow-Private-Network", "true")
+	}
+	hd.Set("Allow", "GET, POST, OPTIONS")
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 // method answers 405 unless r has the route's method.

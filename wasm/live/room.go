@@ -6,13 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/p2p/room"
+	"github.com/streamlab/streamlab/wasm/fetch"
 )
 
 // joinRoom takes a broker id from the room's signaling service (the one
@@ -28,7 +27,7 @@ func (m *Member) joinRoom(ctx context.Context) error {
 		}
 	}
 	c, err := room.Join(ctx, room.ClientConfig{
-		BaseURL: rc.URL, Code: rc.Code, Token: token,
+		BaseURL: rc.URL, Code: rc.Code, Token: token, Fetch: fetch.Fetcher{},
 		Join:      room.JoinRequest{Want: want, Device: rc.Device, Kind: "tab"},
 		OnMembers: func(ms []room.Member) {
 			for _, p := range ms {
@@ -40,7 +39,7 @@ func (m *Member) joinRoom(ctx context.Context) error {
 	if err != nil && want != 0 {
 		// The id is someone else's now: take any.
 		c, err = room.Join(ctx, room.ClientConfig{
-			BaseURL: rc.URL, Code: rc.Code,
+			BaseURL: rc.URL, Code: rc.Code, Fetch: fetch.Fetcher{},
 			Join:      room.JoinRequest{Device: rc.Device, Kind: "tab"},
 			OnMembers: func(ms []room.Member) {
 				for _, p := range ms {
@@ -72,24 +71,16 @@ func (m *Member) roomView() *RoomView {
 // CreateRoom creates a classroom room on the signaling service at url and
 // returns its code.
 func CreateRoom(ctx context.Context, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(url, "/")+"/rooms", strings.NewReader("{}"))
+	resp, err := fetch.Fetcher{}.Fetch(ctx, room.FetchRequest{Method: "POST", URL: strings.TrimSuffix(url, "/") + "/rooms",
+		Header: map[string]string{"Content-Type": "application/json"}, Body: []byte("{}")})
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+	body := resp.Body
+	if resp.Status != 200 && resp.Status != 201 {
 		var e room.ErrorResponse
 		if json.Unmarshal(body, &e) != nil || e.Error == "" {
-			e.Error = resp.Status
+			e.Error = fmt.Sprintf("HTTP status %d", resp.Status)
 		}
 		return "", fmt.Errorf("%s", e.Error)
 	}

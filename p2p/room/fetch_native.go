@@ -1,0 +1,5 @@
+//go:build !js
+
+package room
+
+func defaultFetcher() Fetcher { return HTTPFetcher{} }
