@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -31,64 +29,13 @@ func TestClassroom(t *testing.T) {
 	code := roomCode(t, node)
 	url := fmt.Sprintf("%s/live?room=%s&session_timeout_ms=3000&request_timeout_ms=5000", node.URL, code)
 
-	devices := make([]*Browser, 2)
-	tabs := make([]context.Context, 2)
-	for i := range devices {
-		devices[i] = NewBrowser(t,
-			chromedp.Flag("disable-background-timer-throttling", true),
-			chromedp.Flag("disable-renderer-backgrounding", true),
-			chromedp.Flag("allow-loopback-in-peer-connection", true),
-			chromedp.Flag("use-fake-ui-for-media-stream", true),
-			chromedp.Flag("use-fake-device-for-media-stream", true),
-		)
-		tabs[i] = devices[i].Ctx
-		if _, err := chromedp.CallBrowser(tabs[i], browser.SetPermission, browser.SetPermissionParams{
-			Permission: &browser.PermissionDescriptor{Name: "microphone"}, Setting: browser.PermissionSettingGranted, Origin: node.URL,
-		}); err != nil {
-			t.Fatalf("grant the microphone: %v", err)
-		}
-	}
-	closed := -1
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, ctx := range tabs {
-				if i != closed {
-					text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("main") || document.body).innerText`))
-					t.Logf("device %d shows:\n%s", i+1, text)
-				}
-			}
-		}
-	})
 	start := time.Now()
-	ids := make([]int, len(tabs))
-	for i, ctx := range tabs {
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000)); err != nil {
-			t.Fatal(err)
-		}
-		OpenApp(t, ctx, url)
-		mic, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.mediaDevices.getUserMedia({audio: true}).then(
-			s => { s.getTracks().forEach(t => t.stop()); return "ok"; }, e => "refused: " + e)`, chromedp.EvalAwaitPromise))
-		if err != nil || mic != "ok" {
-			t.Fatalf("device %d: getUserMedia: %q, %v", i+1, mic, err)
-		}
-		if got := pageEval[string](t, ctx, `document.getElementById("live-room-code").value`); got != code {
-			t.Fatalf("device %d: the room code field shows %q, the URL says %q", i+1, got, code)
-		}
-		pageSet(t, ctx, "live-device", fmt.Sprintf("device %d", i+1), "input")
-		pageClick(t, ctx, "live-room-join")
-		pageWait(t, ctx, 90*time.Second, fmt.Sprintf("device %d joined", i+1), func() bool {
-			return pageData(t, ctx, "#live-member", "id") != ""
-		})
-		ids[i], _ = strconv.Atoi(pageData(t, ctx, "#live-member", "id"))
-	}
+	d := joinRoomDevices(t, node.URL, url, code, 2)
+	tabs, ids := d.Tabs, d.IDs
 	if ids[0] == 1 || ids[1] == 1 || ids[0] == ids[1] {
 		t.Fatalf("broker ids %v: the node is broker 1, each device another", ids)
 	}
-	for i, ctx := range tabs {
-		pageWait(t, ctx, 90*time.Second, fmt.Sprintf("device %d shows 3 brokers live and 3 room members", i+1), func() bool {
-			return pageData(t, ctx, "#live-member", "live") == "3" && pageData(t, ctx, "#live-room", "members") == "3"
-		})
-	}
+	d.waitLive(t, 3, 3)
 	if k := pageData(t, tabs[0], "#live-room-member-1", "kind"); k != "node" {
 		t.Errorf("room member 1 is a %q, want the node", k)
 	}
@@ -163,8 +110,8 @@ func TestClassroom(t *testing.T) {
 		}
 	}
 	start = time.Now()
-	closed = 1
-	devices[1].Close()
+	d.Closed[1] = true
+	d.Browsers[1].Close()
 	if part >= 0 {
 		pageWait(t, tabs[0], 90*time.Second, fmt.Sprintf("a new leader of %s-%d", topic, part), func() bool {
 			md, err := adm.Metadata(ctx, topic)
@@ -186,7 +133,7 @@ func TestClassroom(t *testing.T) {
 	waitRead(t, tabs[0], n+1000)
 	t.Logf("figure: the consumer read every acknowledged record (%d) %v after device 2 closed", n+1000, time.Since(start).Round(time.Millisecond))
 	Screenshot(t, tabs[0], "classroom-failover")
-	pageNoExceptions(t, devices[0])
+	pageNoExceptions(t, d.Browsers[0])
 }
 
 var roomLine = regexp.MustCompile(`Streamlab classroom room ([A-Z0-9]+):`)

@@ -74,12 +74,26 @@ func startProfileBrowser(t *testing.T, dir, origin string) *profileBrowser {
 	}
 	b.Ctx = ctx
 	b.record(t, ctx, "tab1")
-	if _, err := chromedp.CallBrowser(b.Ctx, browser.SetPermission, browser.SetPermissionParams{
+	grantMicrophone(t, b.Ctx, origin)
+	return b
+}
+
+// newLiveBrowser is NewBrowser with the live flags and the microphone
+// granted to origin.
+func newLiveBrowser(t *testing.T, origin string) *Browser {
+	t.Helper()
+	b := NewBrowser(t, liveFlags()...)
+	grantMicrophone(t, b.Ctx, origin)
+	return b
+}
+
+func grantMicrophone(t *testing.T, ctx context.Context, origin string) {
+	t.Helper()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
 		Permission: &browser.PermissionDescriptor{Name: "microphone"}, Setting: browser.PermissionSettingGranted, Origin: origin,
 	}); err != nil {
 		t.Fatalf("grant the microphone: %v", err)
 	}
-	return b
 }
 
 // Close closes the browser as a person would (Browser.close: every tab

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -31,19 +30,7 @@ func TestLiveClusterOfTabs(t *testing.T) {
 	// once the page may use the microphone: a fake one, granted without UI.
 	// Only one tab is in front: the others must not be throttled (Go's
 	// wasm scheduler runs on timers).
-	b := NewBrowser(t,
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-	)
-	if _, err := chromedp.CallBrowser(b.Ctx, browser.SetPermission, browser.SetPermissionParams{
-		Permission: &browser.PermissionDescriptor{Name: "microphone"}, Setting: browser.PermissionSettingGranted, Origin: node.URL,
-	}); err != nil {
-		t.Fatalf("grant the microphone: %v", err)
-	}
+	b := newLiveBrowser(t, node.URL)
 	const topic = "orders"
 	url := node.URL + "/live?cluster=e2e&session_timeout_ms=3000&request_timeout_ms=5000"
 	tabs := []context.Context{b.Ctx, b.NewTab(t, "tab2"), b.NewTab(t, "tab3")}
@@ -59,16 +46,8 @@ func TestLiveClusterOfTabs(t *testing.T) {
 			}
 		}
 	})
-	for i, ctx := range tabs {
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000)); err != nil {
-			t.Fatal(err)
-		}
-		OpenApp(t, ctx, url)
-		mic, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.mediaDevices.getUserMedia({audio: true}).then(
-			s => { s.getTracks().forEach(t => t.stop()); return "ok"; }, e => "refused: " + e)`, chromedp.EvalAwaitPromise))
-		if err != nil || mic != "ok" {
-			t.Fatalf("tab %d: getUserMedia: %q, %v", i+1, mic, err)
-		}
+	for _, ctx := range tabs {
+		liveOpen(t, ctx, url)
 	}
 
 	// Each tab joins; the ids are taken lowest first.

@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/chromedp"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/p2p/room"
@@ -513,70 +511,21 @@ func TestWorkerClassroomTabs(t *testing.T) {
 	r := workerRoom(t, w, room.CreateRequest{MaxBrokers: 2})
 	url := fmt.Sprintf("%s/live?room=%s&signal=%s&session_timeout_ms=3000&request_timeout_ms=5000", node.URL, r.Code, w.API())
 
-	devices := make([]*Browser, 2)
-	tabs := make([]context.Context, 2)
-	for i := range devices {
-		devices[i] = NewBrowser(t,
-			chromedp.Flag("disable-background-timer-throttling", true),
-			chromedp.Flag("disable-renderer-backgrounding", true),
-			chromedp.Flag("allow-loopback-in-peer-connection", true),
-			chromedp.Flag("use-fake-ui-for-media-stream", true),
-			chromedp.Flag("use-fake-device-for-media-stream", true),
-		)
-		tabs[i] = devices[i].Ctx
-		if _, err := chromedp.CallBrowser(tabs[i], browser.SetPermission, browser.SetPermissionParams{
-			Permission: &browser.PermissionDescriptor{Name: "microphone"}, Setting: browser.PermissionSettingGranted, Origin: node.URL,
-		}); err != nil {
-			t.Fatalf("grant the microphone: %v", err)
-		}
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, ctx := range tabs {
-				text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("main") || document.body).innerText`))
-				t.Logf("device %d shows:\n%s", i+1, text)
-			}
-		}
-	})
 	start := time.Now()
-	ids := make([]int, len(tabs))
-	for i, ctx := range tabs {
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000)); err != nil {
-			t.Fatal(err)
-		}
-		OpenApp(t, ctx, url)
-		mic, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.mediaDevices.getUserMedia({audio: true}).then(
-			s => { s.getTracks().forEach(t => t.stop()); return "ok"; }, e => "refused: " + e)`, chromedp.EvalAwaitPromise))
-		if err != nil || mic != "ok" {
-			t.Fatalf("device %d: getUserMedia: %q, %v", i+1, mic, err)
-		}
-		if got := pageEval[string](t, ctx, `document.getElementById("live-room-code").value`); got != r.Code {
-			t.Fatalf("device %d: the room code field shows %q, the URL says %q", i+1, got, r.Code)
-		}
-		pageSet(t, ctx, "live-device", fmt.Sprintf("device %d", i+1), "input")
-		pageClick(t, ctx, "live-room-join")
-		pageWait(t, ctx, 90*time.Second, fmt.Sprintf("device %d joined", i+1), func() bool {
-			return pageData(t, ctx, "#live-member", "id") != ""
-		})
-		ids[i], _ = strconv.Atoi(pageData(t, ctx, "#live-member", "id"))
-	}
-	if ids[0] == ids[1] || ids[0] < 1 || ids[0] > 2 || ids[1] < 1 || ids[1] > 2 {
+	d := joinRoomDevices(t, node.URL, url, r.Code, 2)
+	if ids := d.IDs; ids[0] == ids[1] || ids[0] < 1 || ids[0] > 2 || ids[1] < 1 || ids[1] > 2 {
 		t.Fatalf("broker ids %v in a 2-broker room", ids)
 	}
-	for i, ctx := range tabs {
-		pageWait(t, ctx, 90*time.Second, fmt.Sprintf("device %d shows 2 brokers live and 2 room members", i+1), func() bool {
-			return pageData(t, ctx, "#live-member", "live") == "2" && pageData(t, ctx, "#live-room", "members") == "2"
-		})
-	}
+	d.waitLive(t, 2, 2)
 	t.Logf("figure: 2 devices joined room %s on the worker → 2 brokers live in %v", r.Code, time.Since(start).Round(time.Millisecond))
 	var view room.Room
 	if status, data, _ := workerCall(t, "GET", w.API()+"rooms/"+r.Code, "", "", nil, &view); status != 200 || len(view.Members) != 2 {
 		t.Fatalf("GET room on the worker: %d %s", status, data)
 	}
-	for i, ctx := range tabs {
+	for i, ctx := range d.Tabs {
 		Screenshot(t, ctx, fmt.Sprintf("worker-device%d", i+1))
 	}
-	for _, d := range devices {
-		pageNoExceptions(t, d)
+	for _, b := range d.Browsers {
+		pageNoExceptions(t, b)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -21,14 +20,6 @@ import (
 	"github.com/streamlab/streamlab/p2p/kafkatcp"
 	"github.com/streamlab/streamlab/p2p/rtc"
 )
-
-// loopbackAPI keeps every candidate on loopback.
-func loopbackAPI() *webrtc.API {
-	s := rtc.NativeSettingEngine()
-	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return webrtc.NewAPI(webrtc.WithSettingEngine(s))
-}
 
 // TestKafkaClientsThroughProxies is the classroom's Kafka path: three
 // members joined over WebRTC, and one of them (the node) serving a Kafka
@@ -60,7 +51,7 @@ func TestKafkaClientsThroughProxies(t *testing.T) {
 			t.Fatal(err)
 		}
 		m, err := Start(Config{ID: id, Cluster: "test", MaxBrokers: n, Signaler: hub.Node(id),
-			Platform: rtc.PlatformConfig{API: loopbackAPI()}, Logf: t.Logf}, srv, store)
+			Platform: rtc.PlatformConfig{API: rtc.LoopbackAPI()}, Logf: t.Logf}, srv, store)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,23 +3,13 @@
 package room
 
 import (
-	"net"
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/p2p/frame/frametest"
 	"github.com/streamlab/streamlab/p2p/rtc"
 )
-
-// loopbackAPI keeps every candidate on loopback (as p2p/rtc's tests do).
-func loopbackAPI() *webrtc.API {
-	s := rtc.NativeSettingEngine()
-	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return webrtc.NewAPI(webrtc.WithSettingEngine(s))
-}
 
 // TestTransportsOverRoom: two native transports whose signaling goes
 // through a room connect and exchange envelopes.
@@ -36,7 +26,7 @@ func TestTransportsOverRoom(t *testing.T) {
 		n := &node{c: e.client(code, func(c *ClientConfig) { c.Join.Device = device }), up: make(chan core.NodeID, 4), recv: make(chan core.Envelope, 16)}
 		tr, err := rtc.New(rtc.Config{
 			ID: n.c.ID(), Cluster: n.c.Room().Cluster, Signaler: n.c,
-			Platform: rtc.PlatformConfig{API: loopbackAPI()},
+			Platform: rtc.PlatformConfig{API: rtc.LoopbackAPI()},
 			PeerUp:   func(id core.NodeID) { n.up <- id },
 			Receive:  func(_ core.NodeID, env core.Envelope) { n.recv <- env },
 			Logf:     t.Logf,

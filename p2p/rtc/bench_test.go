@@ -48,7 +48,7 @@ func BenchmarkRawDataChannel(b *testing.B) {
 // rawPair connects two pion peer connections directly (no trickle: the
 // offer and answer carry the gathered candidates).
 func rawPair(b *testing.B) (send, recv *webrtc.DataChannel) {
-	api := loopbackAPI()
+	api := LoopbackAPI()
 	var dcs [2]*webrtc.DataChannel
 	var pcs [2]*webrtc.PeerConnection
 	yes, zero := true, uint16(0)

@@ -3,6 +3,7 @@
 package rtc
 
 import (
+	"net"
 	"sync"
 	"time"
 
@@ -29,6 +30,16 @@ func NativeSettingEngine() webrtc.SettingEngine {
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	s.SetICETimeouts(3*time.Second, 5*time.Second, time.Second)
 	return s
+}
+
+// LoopbackAPI creates connections whose candidates all stay on IPv4
+// loopback: nodes of one machine that must not reach anything else (tests,
+// a loopback-only network namespace).
+func LoopbackAPI() *webrtc.API {
+	s := NativeSettingEngine()
+	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithSettingEngine(s))
 }
 
 var defaultAPI = sync.OnceValue(func() *webrtc.API {

@@ -5,27 +5,15 @@ package rtc
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/p2p/frame"
 	"github.com/streamlab/streamlab/p2p/frame/frametest"
 )
-
-// loopbackAPI keeps every candidate on loopback: nothing these tests do
-// leaves the machine, inside a network namespace or not.
-func loopbackAPI() *webrtc.API {
-	s := NativeSettingEngine()
-	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return webrtc.NewAPI(webrtc.WithSettingEngine(s))
-}
 
 type received struct {
 	from core.NodeID
@@ -49,7 +37,7 @@ type node struct {
 func startNode(t testing.TB, hub *MemSignaling, id core.NodeID, cluster string, options ...func(*Config)) *node {
 	n := &node{recv: make(chan received, 1<<16), events: make(chan peerEvent, 64)}
 	cfg := Config{
-		ID: id, Cluster: cluster, Signaler: hub.Node(id), Platform: PlatformConfig{API: loopbackAPI()},
+		ID: id, Cluster: cluster, Signaler: hub.Node(id), Platform: PlatformConfig{API: LoopbackAPI()},
 		Receive:  func(from core.NodeID, env core.Envelope) { n.recv <- received{from, env} },
 		PeerUp:   func(p core.NodeID) { n.events <- peerEvent{id: p, up: true} },
 		PeerDown: func(p core.NodeID, err error) { n.events <- peerEvent{id: p, err: err} },
