@@ -454,7 +454,8 @@ func TestCodecsStartNoGoroutines(t *testing.T) {
 			t.Fatalf("%v: %v", c, err)
 		}
 	}
-	if after := runtime.NumGoroutine(); after != before {
+	// More would be the codecs' own; fewer, an earlier test's ending.
+	if after := runtime.NumGoroutine(); after > before {
 		t.Fatalf("%d goroutines before, %d after", before, after)
 	}
 }
