@@ -76,13 +76,16 @@ func (l *LiveEventLog) Render() app.UI {
 	)
 }
 
-// liveWho names the machine of an event: brokers 1..3, or a client of the
-// tab of broker N (ids 1000 + 100*N + n).
+// liveWho names the machine of an event: a broker, a client of a tab, or
+// the metadata log. Every controller voter applies the committed metadata
+// log and reports what it says (a leader or an ISR changed): that is the
+// quorum's decision, told by this tab's voter, not its own doing.
 func liveWho(e LiveEvent) string {
 	switch e.Event.(type) {
-	case core.ControllerElected, core.ControllerResigned, core.BrokerRegistered, core.BrokerFenced,
-		core.BrokerUnfenced, core.PartitionLeaderChanged, core.IsrChanged:
+	case core.ControllerElected, core.ControllerResigned:
 		return fmt.Sprintf("controller %d", e.Node)
+	case core.BrokerRegistered, core.BrokerFenced, core.BrokerUnfenced, core.PartitionLeaderChanged, core.IsrChanged:
+		return "metadata log"
 	}
 	if e.Node >= core.ClientIDBase {
 		return fmt.Sprintf("client %d", e.Node)
