@@ -239,7 +239,12 @@ func OpenNames(store storage.Store, dir string, names []string, cfg Config) (*Lo
 			continue
 		}
 		data, err := store.Read(o.name)
-		if err != nil {
+		// A store that checks what it keeps returns the part before the
+		// damage: recovered like a torn tail.
+		var damage error
+		if errors.Is(err, storage.ErrCorrupt) {
+			damage = err
+		} else if err != nil {
 			return nil, nil, err
 		}
 		seg := &segment{base: o.base, next: o.base, created: -1, modified: -1}
@@ -258,6 +263,9 @@ func OpenNames(store storage.Store, dir string, names []string, cfg Config) (*Lo
 		})
 		if reason == "" && err != nil {
 			reason = err.Error()
+		}
+		if reason == "" && damage != nil {
+			reason = damage.Error()
 		}
 		l.segs = append(l.segs, seg)
 		l.size += seg.size

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -993,5 +994,49 @@ func TestOpenOverlappingSegments(t *testing.T) {
 	}
 	if base, _, _ := add(t, r, build(t0, 1, "v"), t0); base < 3 {
 		t.Errorf("append after Open got offset %d, which the first segment already holds", base)
+	}
+}
+
+// checkingStore is a store that checks what it keeps (as IndexedDB's does):
+// reading bad's object gives the bytes before its damage, at keep, and
+// storage.ErrCorrupt.
+type checkingStore struct {
+	*storage.Memory
+	bad  string
+	keep int
+}
+
+func (s checkingStore) Read(name string) ([]byte, error) {
+	b, err := s.Memory.Read(name)
+	if err != nil || name != s.bad {
+		return b, err
+	}
+	return b[:s.keep], fmt.Errorf("checkingStore: %w", storage.ErrCorrupt)
+}
+
+// TestOpenStoreFoundDamage: damage the store finds (storage.ErrCorrupt) is
+// recovered like a torn tail: the log keeps what came before it, the later
+// segments go, and the replica fetches the rest from its leader.
+func TestOpenStoreFoundDamage(t *testing.T) {
+	for _, keep := range []int64{2 * one, 2*one + 7} { // on a batch boundary, or in a batch
+		mem := storage.NewMemory()
+		persist(t, mem, singles(t, cfg(0, 7*day, -1, -1), 4, 8, t0))
+		store := checkingStore{Memory: mem, bad: segName(0), keep: int(keep)}
+		r, recs, err := partlog.Open(store, dir, cfg(4*one, 7*day, -1, -1))
+		if err != nil {
+			t.Fatalf("keep %d: open: %v", keep, err)
+		}
+		if len(recs) == 0 || recs[0].Segment != segName(0) || recs[0].NextOffset != 2 || recs[0].Reason == "" {
+			t.Fatalf("keep %d: recoveries %+v", keep, recs)
+		}
+		if keep == 2*one && !strings.Contains(recs[0].Reason, "corrupt") {
+			t.Errorf("keep %d: reason %q, want the store's", keep, recs[0].Reason)
+		}
+		if r.LogEndOffset() != 2 {
+			t.Fatalf("keep %d: log end %d, want 2 (the batches before the damage)", keep, r.LogEndOffset())
+		}
+		if !slices.ContainsFunc(r.Writes(), func(w storage.Write) bool { return w.Op == storage.OpRemove && w.Name == segName(4) }) {
+			t.Errorf("keep %d: writes %+v: the segment after the damage must go", keep, r.Writes())
+		}
 	}
 }

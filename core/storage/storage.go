@@ -14,6 +14,13 @@ import (
 // ErrNotFound is returned by Read, Truncate and Remove for a missing object.
 var ErrNotFound = errors.New("storage: object not found")
 
+// ErrCorrupt is wrapped by the error of a Read that found stored bytes
+// failing the store's own checks (a store that checksums what it keeps).
+// Read then returns, with that error, the bytes before the first damaged
+// part, which passed them: recovery keeps them and truncates the object
+// there, and Truncate to at most that size must succeed.
+var ErrCorrupt = errors.New("corrupt data")
+
 // Store is implemented by every backend. Names are slash-separated paths made
 // of [A-Za-z0-9._-] segments; backends may reject other names.
 type Store interface {

@@ -17,15 +17,16 @@ package idbstore
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
+
+	"github.com/streamlab/streamlab/core/storage"
 )
 
 // ErrCorrupt is wrapped by every error about stored bytes that fail their
 // checks: a bad checksum, a short or overlong chunk, a key that is not ours.
-var ErrCorrupt = errors.New("idbstore: corrupt data")
+var ErrCorrupt = fmt.Errorf("idbstore: %w", storage.ErrCorrupt)
 
 // A chunk is one row's value:
 //

@@ -4,6 +4,7 @@ package idbstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math"
@@ -183,6 +184,14 @@ func (s *Store) Read(name string) ([]byte, error) {
 	err := s.rows(name, func(_ uint64, payload []byte) {
 		out = append(out, payload...)
 	})
+	if errors.Is(err, ErrCorrupt) {
+		// The chunks before the damaged one passed their checks: they
+		// are what recovery keeps (storage.ErrCorrupt).
+		if out == nil {
+			out = []byte{}
+		}
+		return out, fmt.Errorf("idbstore: read %q: %w", name, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("idbstore: read %q: %w", name, err)
 	}
@@ -219,11 +228,33 @@ func (s *Store) truncate(name string, size int64, durability idb.TransactionDura
 		rows = append(rows, row{seq, slices.Clone(payload)})
 		total += int64(len(payload))
 	})
-	if err != nil {
+	// Damage after the cut is cut off with it: the rows before it passed
+	// their checks (storage.ErrCorrupt: recovery truncates there).
+	damaged := errors.Is(err, ErrCorrupt) && size >= 0 && size <= total
+	if err != nil && !damaged {
 		return fmt.Errorf("idbstore: truncate %q: %w", name, err)
 	}
 	if size < 0 || size > total {
 		return fmt.Errorf("idbstore: truncate %q to %d bytes: size must be between 0 and %d", name, size, total)
+	}
+	if damaged && size == total {
+		// The cut is where the damage starts: drop the rows from there
+		// on (with none verified, the object becomes one empty row).
+		err = s.write(chunkStore, durability, func(st *idb.ObjectStore) error {
+			if len(rows) > 0 {
+				_, err := st.Delete(rowsFrom(name, rows[len(rows)-1].seq, true))
+				return err
+			}
+			if _, err := st.Delete(rowsFrom(name, 0, false)); err != nil {
+				return err
+			}
+			_, err := st.PutKey(chunkKey(name, 0), s.chunk(name, 0, nil))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("idbstore: truncate %q: %w", name, err)
+		}
+		return nil
 	}
 	if size == total {
 		if durability == idb.DurabilityStrict {

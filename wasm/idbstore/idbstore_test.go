@@ -163,9 +163,15 @@ func TestCorruption(t *testing.T) {
 			}
 			rawUpdate(t, rawDB(t, database), chunkStore, chunkKey("log/0", 1), tc.change)
 
-			_, err := s.Read("log/0")
+			// Read reports the damage (storage.ErrCorrupt) with the bytes
+			// before it, which passed their checks: what recovery keeps.
+			got, err := s.Read("log/0")
 			wantCorrupt(t, "read", err, tc.says)
-			wantCorrupt(t, "truncate", s.Truncate("log/0", 3), tc.says)
+			if !errors.Is(err, storage.ErrCorrupt) || string(got) != "first batch" {
+				t.Errorf("Read = %q, %v; want the verified prefix and storage.ErrCorrupt", got, err)
+			}
+			// A cut beyond the verified bytes cannot be made.
+			wantCorrupt(t, "truncate past the damage", s.Truncate("log/0", 20), tc.says)
 			s.Close()
 			s = mustOpen(t, database)
 			_, err = s.Read("log/0")
@@ -173,7 +179,20 @@ func TestCorruption(t *testing.T) {
 			if b, err := s.Read("other"); err != nil || string(b) != "intact" {
 				t.Errorf("Read(other) = %q, %v; want the intact object", b, err)
 			}
-			// The store can still replace or drop the damaged object.
+			// Recovery's cut where the damage starts drops it.
+			if err := s.Truncate("log/0", int64(len("first batch"))); err != nil {
+				t.Fatalf("truncate at the damage: %v", err)
+			}
+			if b, err := s.Read("log/0"); err != nil || string(b) != "first batch" {
+				t.Errorf("after the cut, Read = %q, %v; want the verified prefix", b, err)
+			}
+			if err := s.Append("log/0", []byte(" again")); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := s.Read("log/0"); err != nil || string(b) != "first batch again" {
+				t.Errorf("after an append, Read = %q, %v", b, err)
+			}
+			// The store can still drop the object.
 			if err := s.Remove("log/0"); err != nil {
 				t.Fatal(err)
 			}

@@ -26,28 +26,21 @@ func (m *Member) joinRoom(ctx context.Context) error {
 			want, token = id, tok
 		}
 	}
-	c, err := room.Join(ctx, room.ClientConfig{
+	cfg := room.ClientConfig{
 		BaseURL: rc.URL, Code: rc.Code, Token: token, Fetch: fetch.Fetcher{},
-		Join:      room.JoinRequest{Want: want, Device: rc.Device, Kind: "tab"},
+		Join: room.JoinRequest{Want: want, Device: rc.Device, Kind: "tab"},
 		OnMembers: func(ms []room.Member) {
 			for _, p := range ms {
 				m.connect(p.ID)
 			}
 		},
 		Logf: m.cfg.Logf,
-	})
+	}
+	c, err := room.Join(ctx, cfg)
 	if err != nil && want != 0 {
 		// The id is someone else's now: take any.
-		c, err = room.Join(ctx, room.ClientConfig{
-			BaseURL: rc.URL, Code: rc.Code, Fetch: fetch.Fetcher{},
-			Join:      room.JoinRequest{Device: rc.Device, Kind: "tab"},
-			OnMembers: func(ms []room.Member) {
-				for _, p := range ms {
-					m.connect(p.ID)
-				}
-			},
-			Logf: m.cfg.Logf,
-		})
+		cfg.Token, cfg.Join.Want = "", 0
+		c, err = room.Join(ctx, cfg)
 	}
 	if err != nil {
 		return fmt.Errorf("live: joining room %s: %w", rc.Code, err)

@@ -14,7 +14,7 @@ import (
 // fake one without asking): with that permission Chromium gathers host
 // candidates on every interface, loopback included, as addresses. Without
 // it the test is skipped: in a loopback-only namespace no peer could connect.
-func AllowLocalCandidates(t *testing.T) {
+func AllowLocalCandidates(t testing.TB) {
 	t.Helper()
 	done := make(chan error, 1)
 	then := js.FuncOf(func(_ js.Value, args []js.Value) any {
