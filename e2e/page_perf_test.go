@@ -4,17 +4,22 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/profiler"
 	"github.com/chromedp/chromedp"
 )
 
@@ -247,9 +252,11 @@ func perfLoad(t *testing.T) {
 		pageSetSpeed(t, ctx, speed)
 		time.Sleep(5 * time.Second) // let the new pace settle
 		perfReset(t, ctx)
+		stop := perfProfile(t, ctx, fmt.Sprintf("load-%d", speed))
 		c0, w0 := read(ctx)
 		time.Sleep(20 * time.Second)
 		s := perfRead(t, ctx)
+		stop()
 		c1, w1 := read(ctx)
 		wall := w1.Sub(w0).Seconds()
 		virt := virtual(c1).Sub(virtual(c0)).Seconds()
@@ -267,6 +274,111 @@ func perfLoad(t *testing.T) {
 	pageScrollTo(t, ctx, "producers")
 	Screenshot(t, ctx, "load")
 	pageNoExceptions(t, b)
+}
+
+// perfProfile records a CPU profile of the page (the Profiler domain)
+// when STREAMLAB_PERF_PROFILE names a directory, until the returned
+// function is called; it then writes <dir>/<name>.cpuprofile (DevTools
+// opens it) and prints the functions with the most self time and the most
+// total time. Go's function names show only in a wasm built without
+// -ldflags='-s -w' (GOOS=js GOARCH=wasm go build -o static/web/app.wasm .).
+func perfProfile(t *testing.T, ctx context.Context, name string) (stop func()) {
+	t.Helper()
+	dir := os.Getenv("STREAMLAB_PERF_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	run := func(f func(ctx context.Context, tg *chromedp.Target) error) {
+		if err := chromedp.Do(ctx, chromedp.Func(f)); err != nil {
+			t.Fatalf("profile %s: %v", name, err)
+		}
+	}
+	run(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, profiler.Enable, cdp.Empty{}); err != nil {
+			return err
+		}
+		if _, err := cdp.Call(ctx, tg, profiler.SetSamplingInterval, profiler.SetSamplingIntervalParams{Interval: 500}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, profiler.Start, cdp.Empty{})
+		return err
+	})
+	return func() {
+		var prof *profiler.Profile
+		run(func(ctx context.Context, tg *chromedp.Target) error {
+			r, err := cdp.Call(ctx, tg, profiler.Stop, cdp.Empty{})
+			prof = r.Profile
+			return err
+		})
+		if prof == nil {
+			t.Fatalf("profile %s: none", name)
+		}
+		if b, err := json.Marshal(prof); err == nil {
+			os.MkdirAll(dir, 0o755)
+			os.WriteFile(filepath.Join(dir, name+".cpuprofile"), b, 0o644)
+		}
+		fmt.Print(profileSummary(name, prof))
+	}
+}
+
+// profileSummary is a profile's top functions by self and by total time
+// (samples × their time deltas), in ms.
+func profileSummary(name string, p *profiler.Profile) string {
+	byID := map[int64]*profiler.ProfileNode{}
+	parent := map[int64]int64{}
+	for _, n := range p.Nodes {
+		byID[n.ID] = n
+		for _, c := range n.Children {
+			parent[c] = n.ID
+		}
+	}
+	self := map[int64]float64{} // node -> µs
+	for i, id := range p.Samples {
+		if i+1 < len(p.TimeDeltas) {
+			self[id] += float64(p.TimeDeltas[i+1])
+		}
+	}
+	fname := func(n *profiler.ProfileNode) string {
+		if n.CallFrame == nil || n.CallFrame.FunctionName == "" {
+			return "(anonymous)"
+		}
+		return n.CallFrame.FunctionName
+	}
+	selfBy, totalBy := map[string]float64{}, map[string]float64{}
+	all := 0.0
+	for id, us := range self {
+		n := byID[id]
+		if f := fname(n); f != "(idle)" && f != "(program)" {
+			all += us
+		}
+		selfBy[fname(n)] += us
+		seen := map[string]bool{}
+		for cur, ok := id, true; ok; cur, ok = parent[cur] {
+			f := fname(byID[cur])
+			if !seen[f] {
+				seen[f] = true
+				totalBy[f] += us
+			}
+		}
+	}
+	top := func(m map[string]float64, n int) string {
+		type kv struct {
+			k string
+			v float64
+		}
+		var v []kv
+		for k, x := range m {
+			v = append(v, kv{k, x})
+		}
+		slices.SortFunc(v, func(a, b kv) int { return cmp.Compare(b.v, a.v) })
+		var sb strings.Builder
+		for i := 0; i < len(v) && i < n; i++ {
+			fmt.Fprintf(&sb, "  %8.0fms %s\n", v[i].v/1000, v[i].k)
+		}
+		return sb.String()
+	}
+	return fmt.Sprintf("page perf: profile %s: %.0fms busy of %.0fms\nself:\n%stotal:\n%s", name, all/1000,
+		(p.EndTime-p.StartTime)/1000, top(selfBy, 45), top(totalBy, 90))
 }
 
 func maxOf(v []float64) float64 {

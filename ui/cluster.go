@@ -18,13 +18,13 @@ type Cluster struct {
 	// of its exported fields changes, and what this shows changes only
 	// with notable events.
 	Version uint64
-	Parts   []lab.PartitionView
 }
 
 // Render draws the cluster.
 func (c *Cluster) Render() app.UI {
 	l := c.Lab
 	brokers := l.Brokers()
+	parts := l.PartitionViews()
 	active, epoch := l.ActiveController()
 	voters := make([]string, 0, 3)
 	for _, v := range l.Voters() {
@@ -53,7 +53,7 @@ func (c *Cluster) Render() app.UI {
 		),
 		app.Div().Class("brokers").Body(
 			app.Range(brokers).Slice(func(i int) app.UI {
-				return &BrokerCard{Lab: l, Version: c.Version, View: brokers[i], Parts: c.Parts}
+				return &BrokerCard{Lab: l, Version: c.Version, View: brokers[i], Parts: parts}
 			}),
 		),
 	)

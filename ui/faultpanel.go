@@ -24,8 +24,9 @@ type FaultPanel struct {
 	Lab *lab.Lab
 	// Version is the lab's Version: a fault is a notable event.
 	Version uint64
-	// OnUnclean rebuilds the lab with unclean.leader.election.enable set.
-	OnUnclean func(bool)
+	// onUnclean rebuilds the lab with unclean.leader.election.enable set
+	// (unexported: see Clock).
+	onUnclean func(bool)
 
 	sideA map[core.NodeID]bool
 }
@@ -93,7 +94,7 @@ func (f *FaultPanel) Render() app.UI {
 		app.Div().Class("fault-row").Body(
 			app.Label().Class("check").Body(
 				app.Input().Type("checkbox").ID("unclean-election").Checked(unclean).
-					OnChange(func(ctx app.Context, e app.Event) { f.OnUnclean(ctx.JSSrc().Get("checked").Bool()) }),
+					OnChange(func(ctx app.Context, e app.Event) { f.onUnclean(ctx.JSSrc().Get("checked").Bool()) }),
 				app.Text(" unclean.leader.election.enable on the topic"),
 			),
 		),

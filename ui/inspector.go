@@ -54,7 +54,7 @@ type Inspector struct {
 	// go-app redraws a child only when one of its exported fields changes,
 	// and the tree is the dearest thing on the page to draw.
 	Version uint64
-	OnClose func()
+	onClose func() // unexported: see Clock
 }
 
 // Render draws the panel.
@@ -67,7 +67,7 @@ func (in *Inspector) Render() app.UI {
 	head := app.Div().Class("section-head").Body(
 		app.H2().Text("Inspector"),
 		app.Button().ID("inspector-close").Class("secondary").Text("Close").
-			OnClick(func(app.Context, app.Event) { in.OnClose() }),
+			OnClick(func(app.Context, app.Event) { in.onClose() }),
 	)
 	switch s.What {
 	case "message":

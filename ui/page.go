@@ -13,9 +13,6 @@ import (
 	"github.com/streamlab/streamlab/core/lab"
 )
 
-// frame is how often the page advances the simulated world and redraws.
-const frame = 100 * time.Millisecond
-
 // Page is the root component: a single-tab world (a KRaft cluster of three
 // brokers, a replicated topic, a producer, a consumer and the learner's
 // consumer groups) whose virtual clock
@@ -57,6 +54,25 @@ type Page struct {
 	writtenAt int64     // the virtual time it was written at
 
 	inspected *Inspected // what the inspector shows (nil: it is closed)
+
+	// The pace (see tick): when the world was last stepped and the page
+	// last redrawn, and the lab's state it was redrawn with.
+	lastTick, lastDraw time.Time
+	shown              shownState
+	checked            uint64 // the lab's Version when the tick last checked acknowledged records
+	// drawStart is when the page's last redraw began (Render), drawCost
+	// how long the last redraw the tick asked for took, DOM updates
+	// included.
+	drawStart time.Time
+	drawCost  time.Duration
+}
+
+// shownState is what the panels were last drawn with: go-app redraws a
+// child only when one of its exported fields changes, so a panel whose
+// fields keep these values is not drawn again.
+type shownState struct {
+	version, wire, metrics uint64
+	now                    int64 // virtual time
 }
 
 // SessionStore keeps the page's session (its encoded text, lab.Session)
@@ -108,7 +124,8 @@ func (p *Page) OnMount(ctx app.Context) {
 		p.replay(s.Config, s.Actions, s.Now, fmt.Sprintf("Opened %s", from))
 	}
 	p.start, p.end = p.lab.Now(), max(p.lab.Now(), p.replayTo)
-	ctx.After(frame, p.tick)
+	p.lastTick = time.Now()
+	ctx.After(tickEvery, p.tick)
 }
 
 // setPlayer makes pl's lab the one shown.
@@ -171,15 +188,36 @@ func (p *Page) step() {
 	}
 }
 
-// The world advances in steps of at most stepMs virtual ms, and a frame
-// stops stepping after frameBudget of wall time: at high speed a busy
-// cluster then runs slower than asked rather than blocking the page's main
-// thread (Go wasm runs there). What is left over is dropped past maxOwedMs.
-// A replay runs in the same steps under the same budget.
+// The page's pace. Go wasm runs on the page's main thread, so whatever
+// the page does in one go blocks the browser for that long: frames are not
+// drawn and input waits. The page therefore works in short slices:
+//
+//   - every tickEvery it steps the world, in steps of stepMs virtual ms,
+//     and stops after stepBudget of wall time: at high speed a busy
+//     cluster runs slower than asked rather than blocking the main thread
+//     (what is owed past maxOwedMs is dropped). A replay runs in the same
+//     steps under the same budget. Time left over brings the check of
+//     acknowledged records up to date, so that a redraw finds it done.
+//   - it redraws at most every drawEvery, and less often when redrawing
+//     is slow: the next redraw waits drawDuty times the length of recent
+//     ones (Go's part: rendering and DOM updates), up to maxDrawGap, so
+//     that redraws delay few of the browser's frames. A redraw draws
+//     every panel at the same moment (the tests rely on it), but only
+//     what changed: each panel gets the lab's small version numbers, not
+//     its state, and go-app redraws a child only when one of its exported
+//     fields changes. A tick that redraws steps for half the budget:
+//     go-app draws in a task of its own a few ms later.
+//
+// A click redraws what it touched at once, whatever the pace (go-app
+// updates the component that handled the event).
 const (
-	stepMs      = 100
-	frameBudget = 25 * time.Millisecond
-	maxOwedMs   = 2000
+	tickEvery  = 20 * time.Millisecond
+	stepBudget = 6 * time.Millisecond
+	stepMs     = 5
+	maxOwedMs  = 2000
+	drawEvery  = 100 * time.Millisecond
+	drawDuty   = 25
+	maxDrawGap = time.Second
 )
 
 // The session is written to the URL and the store at most once per
@@ -194,9 +232,16 @@ func (p *Page) tick(ctx app.Context) {
 		return
 	}
 	start := time.Now()
+	elapsed := min(start.Sub(p.lastTick), 5*tickEvery) // a throttled background tab does not catch up
+	p.lastTick = start
+	draw := start.Sub(p.lastDraw) >= min(max(drawEvery, drawDuty*p.drawCost), maxDrawGap)
+	budget := stepBudget
+	if draw {
+		budget /= 2
+	}
 	switch {
 	case p.replaying:
-		for p.lab.Now() < p.replayTo && time.Since(start) < frameBudget {
+		for p.lab.Now() < p.replayTo && time.Since(start) < budget {
 			p.play.AdvanceTo(min(p.lab.Now()+stepMs, p.replayTo))
 		}
 		if p.lab.Now() >= p.replayTo {
@@ -206,19 +251,33 @@ func (p *Page) tick(ctx app.Context) {
 			p.dirty = true
 		}
 	case !p.paused:
-		p.owed = min(p.owed+int64(frame/time.Millisecond)*p.speed/100, maxOwedMs)
-		for p.owed > 0 && time.Since(start) < frameBudget {
+		p.owed = min(p.owed+int64(elapsed/time.Millisecond)*p.speed/100, maxOwedMs)
+		for p.owed > 0 && time.Since(start) < budget {
 			step := min(p.owed, stepMs)
 			p.play.AdvanceTo(p.lab.Now() + step)
 			p.owed -= step
 		}
+	}
+	if v := p.lab.Version(); v != p.checked && time.Since(start) < budget {
+		p.lab.CheckAcked()
+		p.checked = v
 	}
 	p.end = max(p.end, p.lab.Now())
 	if !p.replaying && (p.dirty && time.Since(p.written) >= writeEvery ||
 		p.lab.Now() != p.writtenAt && time.Since(p.written) >= keepEvery) {
 		p.write(ctx)
 	}
-	ctx.After(frame, p.tick)
+	cur := shownState{version: p.lab.Version(), wire: p.lab.WireVersion(), metrics: p.lab.MetricsVersion(), now: p.lab.Now()}
+	if draw && cur == p.shown && !p.replaying {
+		draw = false // nothing moved since the last redraw (paused)
+	}
+	if draw {
+		p.lastDraw, p.shown = start, cur
+		ctx.Defer(func(app.Context) { p.drawCost = (3*p.drawCost + time.Since(p.drawStart)) / 4 }) // after the redraw
+	} else {
+		ctx.PreventUpdate() // the tick's dispatch would redraw the page
+	}
+	ctx.After(max(tickEvery-time.Since(start), time.Millisecond), p.tick)
 }
 
 // write puts the session in the URL (replaceState: no new history entry)
@@ -260,15 +319,16 @@ func (p *Page) Render() app.UI {
 			app.P().Class("lede").Text("A Kafka-style event streaming cluster that runs in your browser. Starting three brokers…"),
 		)
 	}
+	p.drawStart = time.Now()
+	sh := p.shown
 	l := p.lab
-	now, version := l.Now(), l.Version()
+	now := sh.now // the moment every panel shows
+	stepNow := sh.now / nowStepMs * nowStepMs
 	wire := uint64(0)
 	if p.prefs.ShowWire {
-		wire = l.WireVersion()
+		wire = sh.wire
 	}
 	cfg := l.Config()
-	parts := l.PartitionViews()
-	metrics := l.MetricsVersion()
 	return app.Main().Class("page").Body(
 		app.Header().Class("top").Body(
 			app.Div().Class("title").Body(
@@ -280,12 +340,12 @@ func (p *Page) Render() app.UI {
 				}),
 			),
 			&Clock{Now: now, Paused: p.paused, Speed: p.speed,
-				OnPause: func() { p.paused = !p.paused }, OnStep: p.step, OnSkip: l.Skip,
-				OnSpeed: func(s int64) { p.speed = s }},
+				onPause: func() { p.paused = !p.paused }, onStep: p.step, onSkip: func(ms int64) { p.lab.Skip(ms) },
+				onSpeed: func(s int64) { p.speed = s }},
 		),
 		&Timeline{Start: p.start, End: p.end, Now: now, Marks: p.marks(), Actions: l.ActionCount(), Pending: len(p.play.Pending()),
 			Replaying: p.replaying, ReplayTo: p.replayTo, Note: p.note, Error: p.err, ShareURL: p.shareURL,
-			OnSeek: p.seek, OnShare: p.share},
+			onSeek: p.seek, onShare: p.share},
 		app.P().Class("lede").Text(fmt.Sprintf("Three brokers form a KRaft cluster, each also a controller voter. Topic %q has %d partitions, "+
 			"each on %d brokers (replication factor %d, min.insync.replicas=%d). Produce records, then break a broker: "+
 			"the controller fences it and elects new leaders.",
@@ -295,22 +355,22 @@ func (p *Page) Render() app.UI {
 		}),
 		app.Div().Class("layout").Body(
 			app.Div().Class("main-col").Body(
-				&ProducerForm{Lab: l, Version: version},
-				&ProducerList{Lab: l, Now: now / nowStepMs * nowStepMs},
-				&Cluster{Lab: l, Version: version, Parts: parts},
-				&FaultPanel{Lab: l, Version: version, OnUnclean: p.setUnclean},
-				&ThroughputChart{Lab: l, Version: metrics},
-				&GroupPanel{Lab: l, Version: version, Now: now / nowStepMs * nowStepMs},
-				&LagChart{Lab: l, Version: metrics},
-				&PartitionTable{Lab: l, Version: version, Parts: parts},
+				&ProducerForm{Lab: l, Version: sh.version},
+				&ProducerList{Lab: l, Now: stepNow},
+				&Cluster{Lab: l, Version: sh.version},
+				&FaultPanel{Lab: l, Version: sh.version, onUnclean: p.setUnclean},
+				&ThroughputChart{Lab: l, Version: sh.metrics},
+				&GroupPanel{Lab: l, Version: sh.version, Now: stepNow},
+				&LagChart{Lab: l, Version: sh.metrics},
+				&PartitionTable{Lab: l, Version: sh.version},
 				&Network{Lab: l, Now: now, Selected: p.inspectedFlight()},
 			),
 			app.Aside().Class("side-col").Body(
-				&Lessons{Lab: l, Version: version, Now: now / nowStepMs * nowStepMs},
-				&Inspector{Lab: l, Sel: p.inspected, Version: p.inspectorVersion(version), OnClose: func() { p.inspected = nil }},
-				&AckCheck{Lab: l, Version: version},
-				&EventLog{Lab: l, Version: version, Wire: wire, Prefs: &p.prefs},
-				&ConsumerPanel{Lab: l, Version: version},
+				&Lessons{Lab: l, Version: sh.version, Now: stepNow},
+				&Inspector{Lab: l, Sel: p.inspected, Version: p.inspectorVersion(sh.version), onClose: func() { p.inspected = nil }},
+				&AckCheck{Lab: l, Version: sh.version},
+				&EventLog{Lab: l, Version: sh.version, Wire: wire, Prefs: &p.prefs},
+				&ConsumerPanel{Lab: l, Version: sh.version},
 			),
 		),
 		app.Footer().Class("limits").Body(

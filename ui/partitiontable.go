@@ -23,13 +23,13 @@ type PartitionTable struct {
 	// of its exported fields changes, and what this shows changes only
 	// with notable events.
 	Version uint64
-	Parts   []lab.PartitionView
 }
 
 // Render draws the table.
 func (t *PartitionTable) Render() app.UI {
 	l := t.Lab
 	minISR := l.Config().MinInsyncReplicas
+	parts := l.PartitionViews()
 	return app.Section().Class("partition-table card").Body(
 		app.H2().Text(fmt.Sprintf("Topic %q, as the controller's metadata says", l.Topic())),
 		app.Table().Body(
@@ -44,8 +44,8 @@ func (t *PartitionTable) Render() app.UI {
 				app.Th().Text(""),
 			)),
 			app.TBody().Body(
-				app.Range(t.Parts).Slice(func(i int) app.UI {
-					pv := t.Parts[i]
+				app.Range(parts).Slice(func(i int) app.UI {
+					pv := parts[i]
 					leader, hw, leo := "none", "–", "–"
 					if pv.Leader >= 0 {
 						leader = fmt.Sprintf("broker %d", pv.Leader)

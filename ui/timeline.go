@@ -12,7 +12,7 @@ import (
 
 // Timeline is the session's time line: a scrubber over [Start, End] with
 // the notable moments marked, what rewinding did, and the share link.
-// Releasing the scrubber calls OnSeek; the page then replays the seed and
+// Releasing the scrubber calls onSeek; the page then replays the seed and
 // the action log up to that time.
 //
 // Contract with the e2e tests: #timeline carries data-now, data-start,
@@ -30,8 +30,10 @@ type Timeline struct {
 	ReplayTo        int64
 	Note, Error     string
 	ShareURL        string
-	OnSeek          func(t int64)
-	OnShare         func(app.Context)
+
+	// Unexported: see Clock.
+	onSeek  func(t int64)
+	onShare func(app.Context)
 
 	preview int64 // where the scrubber is while dragged; -1: not dragged
 }
@@ -69,7 +71,7 @@ func (c *Timeline) Render() app.UI {
 			app.H2().Text("Timeline"),
 			app.Span().ID("timeline-status").Class("hint").Text(status),
 			app.Button().ID("share").Class("secondary").Title("Put a link to this moment of this session in the address bar").
-				Text("Copy link").OnClick(func(ctx app.Context, e app.Event) { c.OnShare(ctx) }),
+				Text("Copy link").OnClick(func(ctx app.Context, e app.Event) { c.onShare(ctx) }),
 		),
 		app.Div().Class("timeline-track").Body(
 			app.Range(marks).Slice(func(i int) app.UI {
@@ -85,7 +87,7 @@ func (c *Timeline) Render() app.UI {
 					v := scrubValue(ctx)
 					c.preview = -1
 					if v >= 0 {
-						c.OnSeek(c.Start + v)
+						c.onSeek(c.Start + v)
 					}
 				}),
 		),

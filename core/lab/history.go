@@ -111,6 +111,7 @@ func (l *Lab) observe(o sim.Observed) {
 		h.acked = keepLast(append(h.acked, ev), h.keep)
 		if a, ok := l.AcksOf(o.Node); ok && ev.Offset >= 0 && len(l.acked) < maxAcked {
 			l.acked = append(l.acked, ack{ev, a})
+			l.noteAcked(len(l.acked) - 1)
 		}
 	}
 	if l.notable(o) {

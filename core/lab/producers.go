@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/client"
@@ -257,17 +258,28 @@ func (n *named) generate() (key, value []byte) {
 		m := n.rnd.IntN(scenarioMatches)
 		n.seq[m]++
 		n.state[m] = min(90, n.state[m]+n.rnd.IntN(3))
-		id := fmt.Sprintf("m%d", m+1)
-		return []byte(id), fmt.Appendf(nil, `{"match":%q,"seq":%d,"minute":%d,"event":%q,"team":%q}`,
-			id, n.seq[m], n.state[m], matchEvents[n.rnd.IntN(len(matchEvents))], teams[n.rnd.IntN(2)])
+		id := strconv.AppendInt([]byte{'m'}, int64(m+1), 10)
+		// As fmt.Appendf(`{"match":%q,"seq":%d,"minute":%d,"event":%q,"team":%q}`)
+		// writes it, without fmt: the page makes up to 1,000 a second.
+		v := make([]byte, 0, 96)
+		v = strconv.AppendQuote(append(v, `{"match":`...), string(id))
+		v = strconv.AppendInt(append(v, `,"seq":`...), int64(n.seq[m]), 10)
+		v = strconv.AppendInt(append(v, `,"minute":`...), int64(n.state[m]), 10)
+		v = strconv.AppendQuote(append(v, `,"event":`...), matchEvents[n.rnd.IntN(len(matchEvents))])
+		v = strconv.AppendQuote(append(v, `,"team":`...), teams[n.rnd.IntN(2)])
+		return id, append(v, '}')
 	case GenClickstream:
 		if n.seq == nil {
 			n.seq = make([]int, scenarioUsers)
 		}
 		u := n.rnd.IntN(scenarioUsers)
 		n.seq[u]++
-		id := fmt.Sprintf("u%d", u+1)
-		return []byte(id), fmt.Appendf(nil, `{"user":%q,"seq":%d,"page":%q}`, id, n.seq[u], pages[n.rnd.IntN(len(pages))])
+		id := strconv.AppendInt([]byte{'u'}, int64(u+1), 10)
+		v := make([]byte, 0, 64) // {"user":%q,"seq":%d,"page":%q}
+		v = strconv.AppendQuote(append(v, `{"user":`...), string(id))
+		v = strconv.AppendInt(append(v, `,"seq":`...), int64(n.seq[u]), 10)
+		v = strconv.AppendQuote(append(v, `,"page":`...), pages[n.rnd.IntN(len(pages))])
+		return id, append(v, '}')
 	}
 	return nil, nil
 }
