@@ -64,6 +64,7 @@ type Client struct {
 	out    chan rtc.Signal // for the sender goroutine
 
 	mu       sync.Mutex
+	token    string // joined.Token, or the one of a rejoin
 	members  []Member
 	err      error
 	receiver *func(rtc.Signal)
@@ -107,7 +108,7 @@ func Join(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if c.joined.ID < 1 || !validToken(c.joined.Token) {
 		return nil, fmt.Errorf("room %s: join: malformed answer (id %d)", code, c.joined.ID)
 	}
-	c.members = c.joined.Room.Members
+	c.members, c.token = c.joined.Room.Members, c.joined.Token
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(2)
 	go c.pollLoop()
@@ -119,7 +120,11 @@ func Join(ctx context.Context, cfg ClientConfig) (*Client, error) {
 func (c *Client) ID() core.NodeID { return c.joined.ID }
 
 // Token takes the id back in a later Join (ClientConfig.Token).
-func (c *Client) Token() string { return c.joined.Token }
+func (c *Client) Token() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.token
+}
 
 // Room is the room as it was at the join.
 func (c *Client) Room() Room { return c.joined.Room }
@@ -174,7 +179,7 @@ func (c *Client) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
 	defer cancel()
-	if err := c.do(ctx, c.joined.Token, http.MethodPost, "leave", nil, nil); err != nil {
+	if err := c.do(ctx, c.Token(), http.MethodPost, "leave", nil, nil); err != nil {
 		return fmt.Errorf("room %s: leave: %w", c.cfg.Code, err)
 	}
 	return nil
@@ -254,6 +259,33 @@ func gone(err error) bool {
 	return errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusNotFound)
 }
 
+func unauthorized(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Status == http.StatusUnauthorized
+}
+
+// rejoin takes the member's id back after the room let it go because it
+// polled too late (a laptop asleep, a throttled background tab), if no
+// one else has taken it since.
+func (c *Client) rejoin() error {
+	ctx, cancel := context.WithTimeout(c.ctx, sendTimeout)
+	defer cancel()
+	req := c.cfg.Join
+	req.Want = c.joined.ID
+	var resp JoinResponse
+	if err := c.do(ctx, c.Token(), http.MethodPost, "join", req, &resp); err != nil {
+		return err
+	}
+	if resp.ID != c.joined.ID || !validToken(resp.Token) {
+		return fmt.Errorf("room %s: rejoin: malformed answer (id %d)", c.cfg.Code, resp.ID)
+	}
+	c.mu.Lock()
+	c.token = resp.Token
+	c.mu.Unlock()
+	c.cfg.Logf("room %s: the room had let broker %d go (no poll within its lease): joined again", c.cfg.Code, resp.ID)
+	return nil
+}
+
 func (c *Client) pollLoop() {
 	defer c.wg.Done()
 	defer close(c.done)
@@ -264,11 +296,15 @@ func (c *Client) pollLoop() {
 		var resp PollResponse
 		ctx, cancel := context.WithTimeout(c.ctx, wait+pollSlack)
 		path := fmt.Sprintf("poll?after=%d&wait=%d&members=%s", after, wait.Milliseconds(), c.knownIDs())
-		err := c.do(ctx, c.joined.Token, http.MethodGet, path, nil, &resp)
+		err := c.do(ctx, c.Token(), http.MethodGet, path, nil, &resp)
 		cancel()
 		if c.ctx.Err() != nil {
 			c.finish(ErrClosed)
 			return
+		}
+		if unauthorized(err) && c.rejoin() == nil {
+			after, wait = 0, 0
+			continue
 		}
 		if gone(err) {
 			c.finish(fmt.Errorf("room %s: poll: %w", c.cfg.Code, err))
@@ -331,7 +367,7 @@ func (c *Client) post(s rtc.Signal) {
 	delay := minBackoff
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(c.ctx, sendTimeout)
-		err := c.do(ctx, c.joined.Token, http.MethodPost, "signal", s, nil)
+		err := c.do(ctx, c.Token(), http.MethodPost, "signal", s, nil)
 		cancel()
 		if err == nil || c.ctx.Err() != nil {
 			return

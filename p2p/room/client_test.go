@@ -114,17 +114,13 @@ func TestClient(t *testing.T) {
 	if !errors.Is(b2.Err(), ErrClosed) || b2.Send(rtc.Signal{}) == nil {
 		t.Fatalf("closed client: err %v", b2.Err())
 	}
-	// b's token is gone with b2's leave: b's poll ends with a 401.
-	select {
-	case <-b.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("b still polls after its membership left")
+	// b's token is gone with b2's leave: b's poll gets a 401 and b, still
+	// running, takes id 2 back with a new token.
+	waitFor(t, "b joined again", func() bool { return b.Token() != b2.Token() && b.Err() == nil })
+	if b.ID() != 2 {
+		t.Fatalf("b rejoined as %d", b.ID())
 	}
-	var se *StatusError
-	if !errors.As(b.Err(), &se) || se.Status != 401 {
-		t.Fatalf("b's end: %v", b.Err())
-	}
-	if err := b.Close(); err != nil { // nothing to leave
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 	var room Room
@@ -134,6 +130,7 @@ func TestClient(t *testing.T) {
 	}
 
 	// The room going away ends a's polling with a 404.
+	var se *StatusError
 	e.store.Delete(context.Background(), code)
 	select {
 	case <-a.Done():
@@ -219,5 +216,51 @@ func TestClientRetries(t *testing.T) {
 		case <-deadline:
 			t.Fatal("the client did not recover")
 		}
+	}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in 5 s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClientRejoinsAfterLease: a member that polled too late (its lease
+// ran out: a laptop asleep) takes its id back when it polls again, unless
+// another member has taken it; then it ends with the 401.
+func TestClientRejoinsAfterLease(t *testing.T) {
+	e := newEnv(t)
+	code := e.create(CreateRequest{MaxBrokers: 1}).Code
+	a := e.client(code)
+	old := a.Token()
+	e.clock.Add(time.Hour) // a's lease runs out; its next poll gets a 401
+	waitFor(t, "a joined again", func() bool { return a.Token() != old })
+	if a.ID() != 1 || a.Err() != nil {
+		t.Fatalf("a: id %d, err %v", a.ID(), a.Err())
+	}
+
+	// Now someone else takes the id while a is away: a ends. (a's long
+	// poll may see its lease gone and take the id back first: then there
+	// is nothing more to check.)
+	e.clock.Add(time.Hour)
+	status, data, _ := e.call("POST", "rooms/"+code+"/join", "", JoinRequest{})
+	if status != 200 {
+		t.Logf("a took its id back first (%d %s)", status, data)
+		return
+	}
+	select {
+	case <-a.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a still polls after its id was taken")
+	}
+	var se *StatusError
+	if !errors.As(a.Err(), &se) || se.Status != 401 {
+		t.Fatalf("a's end: %v", a.Err())
 	}
 }
