@@ -236,7 +236,11 @@ func (p *LivePage) run(ctx app.Context, f func(LiveMember) error) {
 // Render draws the page.
 func (p *LivePage) Render() app.UI {
 	head := func(status ...app.UI) app.UI {
-		return app.Div().Class("title").Body(append([]app.UI{app.H1().Text("Streamlab: a live cluster of tabs")}, status...)...)
+		title := "Streamlab: a live cluster of tabs"
+		if p.member != nil && p.cfg.Room != "" {
+			title = "Streamlab: a classroom cluster"
+		}
+		return app.Div().Class("title").Body(append([]app.UI{app.H1().Text(title)}, status...)...)
 	}
 	if !app.IsClient || p.Cluster == nil {
 		return app.Main().Class("page live").Body(
