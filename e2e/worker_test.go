@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/p2p/room"
 	"github.com/streamlab/streamlab/p2p/rtc"

@@ -80,11 +80,11 @@ type LiveRoom struct {
 
 // LiveRoomMember is a device's broker in the room.
 type LiveRoomMember struct {
-	ID       core.NodeID
-	Device   string
-	Kind     string // "tab" or "node"
-	Kafka    string // where Kafka clients reach it (via the node), "" if nowhere
-	Joined   int64  // Unix ms
+	ID     core.NodeID
+	Device string
+	Kind   string // "tab" or "node"
+	Kafka  string // where Kafka clients reach it (via the node), "" if nowhere
+	Joined int64  // Unix ms
 }
 
 // LivePeer is another broker's tab.
