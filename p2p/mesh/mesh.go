@@ -170,7 +170,9 @@ func (m *Member) Close() error {
 	m.closed = true
 	clients := make([]*Client, 0, len(m.clients))
 	for _, c := range m.clients {
-		clients = append(clients, c)
+		if c.h != nil { // the others are a Kafka listener's, through a Proxy: it closes them
+			clients = append(clients, c)
+		}
 	}
 	m.mu.Unlock()
 	for _, c := range clients {
