@@ -213,6 +213,21 @@ func envelope(value int) (core.Envelope, int) {
 
 // benchRaw sends b.N envelopes from one transport to another and returns
 // MB/s.
+// benchTransport starts node id's transport on hub: up and down events go
+// to ups and downs.
+func benchTransport(b *testing.B, hub *rtc.MemSignaling, cluster string, id core.NodeID, recv func(core.NodeID, core.Envelope), ups chan<- core.NodeID, downs chan<- error) *rtc.Transport {
+	tr, err := rtc.New(rtc.Config{
+		ID: id, Cluster: cluster, Signaler: hub.Node(id), Receive: recv,
+		PeerUp:   func(core.NodeID) { ups <- id },
+		PeerDown: func(_ core.NodeID, err error) { downs <- err },
+		Logf:     b.Logf,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tr
+}
+
 func benchRaw(b *testing.B, value int) float64 {
 	env, size := envelope(value)
 	hub := rtc.NewMemSignaling()
@@ -221,16 +236,7 @@ func benchRaw(b *testing.B, value int) float64 {
 	ups := make(chan core.NodeID, 4)
 	cluster := fmt.Sprintf("rawbench%d", time.Now().UnixNano())
 	newT := func(id core.NodeID, recv func(core.NodeID, core.Envelope)) *rtc.Transport {
-		tr, err := rtc.New(rtc.Config{
-			ID: id, Cluster: cluster, Signaler: hub.Node(id), Receive: recv,
-			PeerUp:   func(core.NodeID) { ups <- id },
-			PeerDown: func(_ core.NodeID, err error) { downs <- err },
-			Logf:     b.Logf,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return tr
+		return benchTransport(b, hub, cluster, id, recv, ups, downs)
 	}
 	a := newT(1, nil)
 	defer a.Close()
@@ -306,16 +312,7 @@ func benchPingPong(b *testing.B) {
 	downs := make(chan error, 4)
 	var r *rtc.Transport
 	newT := func(id core.NodeID, recv func(core.NodeID, core.Envelope)) *rtc.Transport {
-		tr, err := rtc.New(rtc.Config{
-			ID: id, Cluster: cluster, Signaler: hub.Node(id), Receive: recv,
-			PeerUp:   func(core.NodeID) { ups <- id },
-			PeerDown: func(_ core.NodeID, err error) { downs <- err },
-			Logf:     b.Logf,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return tr
+		return benchTransport(b, hub, cluster, id, recv, ups, downs)
 	}
 	a := newT(1, func(core.NodeID, core.Envelope) { pong <- struct{}{} })
 	defer a.Close()

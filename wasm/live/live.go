@@ -21,9 +21,7 @@ import (
 	"fmt"
 	"log"
 	"math/rand/v2"
-	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -299,20 +297,4 @@ func (m *Member) connect(id core.NodeID) {
 	if mm := m.member(); mm != nil {
 		mm.Connect(id)
 	}
-}
-
-// cutID splits "<id> <token>".
-func cutID(s string) (core.NodeID, string, bool) {
-	a, tok, ok := strings.Cut(s, " ")
-	id, err := strconv.Atoi(a)
-	return core.NodeID(id), tok, ok && err == nil && id > 0
-}
-
-func splitHostPort(addr string) (string, int32, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", 0, err
-	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	return host, int32(p), err
 }

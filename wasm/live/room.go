@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -82,4 +83,20 @@ func CreateRoom(ctx context.Context, url string) (string, error) {
 		return "", fmt.Errorf("live: creating a room: malformed answer: %v", err)
 	}
 	return r.Code, nil
+}
+
+// cutID splits "<id> <token>".
+func cutID(s string) (core.NodeID, string, bool) {
+	a, tok, ok := strings.Cut(s, " ")
+	id, err := strconv.Atoi(a)
+	return core.NodeID(id), tok, ok && err == nil && id > 0
+}
+
+func splitHostPort(addr string) (string, int32, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	return host, int32(p), err
 }
