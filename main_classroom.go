@@ -30,6 +30,7 @@ import (
 // others, so that kcat reaches a partition led by a browser tab.
 type classroom struct {
 	code       string
+	teacher    string // the room's teacher token: whoever has it may inject faults
 	advertised []string // Kafka address of broker 1, 2, ...
 	unlock     func()
 	client     *room.Client
@@ -74,7 +75,7 @@ func startClassroom(ctx context.Context, rooms *room.Handler, api, kafkaAddr, di
 		closeAll(lns)
 		return nil, err
 	}
-	c.code = r.Code
+	c.code, c.teacher = r.Code, r.TeacherToken
 	host, _ := os.Hostname()
 	var member atomic.Pointer[mesh.Member] // set once the broker runs
 	c.client, err = room.Join(ctx, room.ClientConfig{
@@ -85,6 +86,11 @@ func startClassroom(ctx context.Context, rooms *room.Handler, api, kafkaAddr, di
 				for _, m := range ms {
 					mm.Connect(m.ID)
 				}
+			}
+		},
+		OnFaults: func(f room.Faults) {
+			if mm := member.Load(); mm != nil {
+				applyFaults(mm, f, r.MaxBrokers, logger)
 			}
 		},
 		Logf: logger.Printf,
@@ -113,12 +119,14 @@ func startClassroom(ctx context.Context, rooms *room.Handler, api, kafkaAddr, di
 		closeAll(lns)
 		return nil, fmt.Errorf("opening broker %d in %s: %w", id, storeDir, err)
 	}
-	c.member, err = mesh.Start(mesh.Config{ID: id, Cluster: r.Cluster, MaxBrokers: r.MaxBrokers, Signaler: c.client, Logf: logger.Printf}, srv, c.store)
+	c.member, err = mesh.Start(mesh.Config{ID: id, Cluster: r.Cluster, MaxBrokers: r.MaxBrokers, Signaler: c.client, Logf: logger.Printf,
+		Reopen: func() (core.Machine, error) { return server.Open(cfg, c.store) }}, srv, c.store)
 	if err != nil {
 		closeAll(lns)
 		return nil, err
 	}
 	member.Store(c.member)
+	applyFaults(c.member, c.client.Faults(), r.MaxBrokers, logger) // any set before the member ran
 	for _, m := range c.client.Members() {
 		c.member.Connect(m.ID)
 	}
@@ -179,8 +187,17 @@ func closeAll(lns []net.Listener) {
 	}
 }
 
-// done is closed when the node's broker stops on its own.
-func (c *classroom) done() <-chan struct{} { return c.member.Host().Done() }
+// applyFaults makes member m what the room's teacher asked of it.
+func applyFaults(m *mesh.Member, f room.Faults, maxBrokers int, logger *log.Logger) {
+	id := m.ID()
+	if err := m.SetFaults(mesh.Faults{Down: f.IsDown(id), PeersDown: f.Down, Blocked: f.Blocked(id, maxBrokers)}); err != nil {
+		logger.Printf("classroom: applying the teacher's faults: %v", err)
+	}
+}
+
+// done is closed when the node's broker stops on its own (not when the
+// teacher kills it: it restarts).
+func (c *classroom) done() <-chan struct{} { return c.member.Done() }
 
 // close stops the listeners, the member, leaves the room and closes the
 // store.

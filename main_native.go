@@ -150,6 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Streamlab serving %s\n", serveURL(ln.Addr()))
 	if class != nil {
 		fmt.Fprintf(stdout, "Streamlab classroom room %s: open %s/live?room=%s on each device\n", class.code, shareURL(ln.Addr()), class.code)
+		fmt.Fprintf(stdout, "Teacher view (kill brokers, cut the network; keep this link to yourself): %s/live?room=%s#teacher=%s\n", shareURL(ln.Addr()), class.code, class.teacher)
 	}
 
 	var brokerDone <-chan struct{}
@@ -170,7 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if kafka != nil {
 			runErr = fmt.Errorf("broker stopped: %w", kafka.err())
 		} else {
-			runErr = fmt.Errorf("broker stopped: %w", class.member.Host().Err())
+			runErr = fmt.Errorf("broker stopped: %w", class.member.Err())
 		}
 	case <-ctx.Done():
 	}

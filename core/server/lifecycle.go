@@ -14,6 +14,12 @@ import (
 // fenced; it then heartbeats every broker.heartbeat.interval.ms, asking to
 // be unfenced once its metadata has caught up. A controller that does not
 // answer, or says it is not the controller, makes it try the next voter.
+// A request in flight to a controller that is no longer the active one is
+// sent again to the new one at once, as Kafka's NodeToControllerChannelManager
+// drops its connection to the old controller when the quorum's leader
+// changes: waiting out request.timeout.ms for a dead controller's answer
+// would leave every broker without a heartbeat past its session timeout,
+// and the new controller would fence them all.
 type lifecycle struct {
 	incarnation [16]byte
 	epoch       int64 // from the registration; -1: not registered
@@ -21,8 +27,9 @@ type lifecycle struct {
 	controller  core.NodeID // the voter believed active; -1: unknown
 
 	regCorr, hbCorr int32
-	regSent, hbSent int64 // when the request in flight left; 0: none
-	retryAt         int64 // no registration before this (after a refusal)
+	regSent, hbSent int64       // when the request in flight left; 0: none
+	regTo, hbTo     core.NodeID // the controller it went to
+	retryAt         int64       // no registration before this (after a refusal)
 	nextHeartbeat   int64
 }
 
@@ -74,6 +81,8 @@ func (s *Server) tickLifecycle() {
 		if s.regSent > 0 && s.now-s.regSent >= timeout {
 			s.regSent = 0
 			s.controllerFailed()
+		} else if s.regSent > 0 && s.regTo != ctl {
+			s.regSent = 0
 		}
 		if s.regSent == 0 && s.now >= s.retryAt {
 			s.register()
@@ -83,6 +92,8 @@ func (s *Server) tickLifecycle() {
 	if s.hbSent > 0 && s.now-s.hbSent >= timeout {
 		s.hbSent = 0
 		s.controllerFailed()
+	} else if s.hbSent > 0 && s.hbTo != ctl {
+		s.hbSent = 0
 	}
 	if s.hbSent == 0 && s.now >= s.nextHeartbeat {
 		s.heartbeat()
@@ -99,7 +110,8 @@ func (s *Server) register() {
 	if b.Rack != "" {
 		req.Rack = kmsg.StringPtr(b.Rack)
 	}
-	s.regCorr, s.regSent = s.send(s.activeController(), req), s.now
+	s.regTo = s.activeController()
+	s.regCorr, s.regSent = s.send(s.regTo, req), s.now
 }
 
 func (s *Server) registered(env core.Envelope, resp *kmsg.BrokerRegistrationResponse) {
@@ -127,7 +139,8 @@ func (s *Server) heartbeat() {
 	req.BrokerID, req.BrokerEpoch = int32(s.cfg.Broker.ID), s.epoch
 	req.CurrentMetadataOffset = s.meta.image.Offset()
 	req.WantFence = !s.meta.caughtUp
-	s.hbCorr, s.hbSent = s.send(s.activeController(), req), s.now
+	s.hbTo = s.activeController()
+	s.hbCorr, s.hbSent = s.send(s.hbTo, req), s.now
 }
 
 func (s *Server) heartbeatAnswered(env core.Envelope, resp *kmsg.BrokerHeartbeatResponse) {

@@ -19,8 +19,9 @@ type metadata struct {
 	brokers   map[int32]broker.BrokerAddr
 
 	fetchCorr int32
-	fetchSent int64 // 0: no fetch in flight
-	fetchAt   int64 // no fetch before this (after an error)
+	fetchSent int64       // 0: no fetch in flight
+	fetchTo   core.NodeID // the controller it went to
+	fetchAt   int64       // no fetch before this (after an error)
 }
 
 func (s *Server) tickMetadata() {
@@ -28,6 +29,8 @@ func (s *Server) tickMetadata() {
 	if s.meta.fetchSent > 0 && s.now-s.meta.fetchSent >= wait {
 		s.meta.fetchSent = 0
 		s.controllerFailed()
+	} else if s.meta.fetchSent > 0 && s.meta.fetchTo != s.activeController() {
+		s.meta.fetchSent = 0 // the controller changed: fetch from the new one (see lifecycle)
 	}
 	if s.meta.fetchSent == 0 && s.now >= s.meta.fetchAt {
 		s.fetchMetadata()
@@ -45,7 +48,8 @@ func (s *Server) fetchMetadata() {
 	p.FetchOffset, p.PartitionMaxBytes = s.meta.image.Offset()+1, 1<<20
 	t.Partitions = append(t.Partitions, p)
 	req.Topics = append(req.Topics, t)
-	s.meta.fetchCorr, s.meta.fetchSent = s.send(s.activeController(), req), s.now
+	s.meta.fetchTo = s.activeController()
+	s.meta.fetchCorr, s.meta.fetchSent = s.send(s.meta.fetchTo, req), s.now
 }
 
 func (s *Server) metadataFetched(env core.Envelope, resp *kmsg.FetchResponse) {

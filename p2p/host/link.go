@@ -10,16 +10,19 @@ import (
 // as a connection between two brokers of one process would: in order, and
 // without blocking from's goroutine (a mailbox goroutine carries the
 // envelopes and waits when to's queue is full). It ends when either host
-// stops.
+// stops; Link again to replace it.
 func Link(from, to *Host) {
 	var (
 		mu      sync.Mutex
 		pending []core.Envelope
+		ended   bool
 		wake    = make(chan struct{}, 1)
 	)
 	from.Register(to.ID(), func(env core.Envelope) {
 		mu.Lock()
-		pending = append(pending, env)
+		if !ended {
+			pending = append(pending, env)
+		}
 		mu.Unlock()
 		select {
 		case wake <- struct{}{}:
@@ -27,7 +30,14 @@ func Link(from, to *Host) {
 		}
 	})
 	go func() {
-		defer from.Unregister(to.ID())
+		// An ended link drops what from sends but stays registered: a
+		// later Link to a restarted to replaces it, and unregistering here
+		// could remove that newer link.
+		defer func() {
+			mu.Lock()
+			ended, pending = true, nil
+			mu.Unlock()
+		}()
 		for {
 			select {
 			case <-wake:

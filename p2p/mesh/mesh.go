@@ -17,6 +17,11 @@
 // A member that goes away is a crashed broker: its peers stop hearing it
 // (PeerDown); whoever learns that it is back (presence, a room's member
 // list) calls Connect again.
+//
+// SetFaults injects what a classroom's teacher asks for: the broker killed
+// (and later reopened from its storage) while the member's clients and
+// connections go on, and envelopes to and from some peers dropped (a
+// network partition).
 package mesh
 
 import (
@@ -53,26 +58,48 @@ type Config struct {
 	// changes of peers. It runs on the machines' and the transport's
 	// goroutines: it must not block or call the Member.
 	Events func(Event)
+	// Reopen, if set, opens the broker again from its storage, to restart
+	// it after SetFaults killed it.
+	Reopen func() (core.Machine, error)
 	// Logf logs (default log.Printf).
 	Logf func(format string, args ...any)
 }
 
-// Event is either a batch of core events from one machine of this member
-// (Node: the broker or a client), or a peer broker going up or down (Node:
-// the peer).
+// Event is a batch of core events from one machine of this member (Node:
+// the broker or a client), a peer broker going up or down (Node: the peer),
+// or a fault SetFaults applied (Node: this member's broker).
 type Event struct {
 	Node     core.NodeID
 	Core     []core.Event
 	PeerUp   bool
 	PeerDown bool
-	Err      error // why the peer went down
+	Err      error  // why the peer went down
+	Fault    string // what SetFaults did, in plain language
+}
+
+// Faults are what is injected into a member (by a classroom's teacher).
+type Faults struct {
+	// Down kills the broker; clearing it reopens the broker from its
+	// storage (Config.Reopen), as a restarted process recovers its log.
+	Down bool
+	// PeersDown are the other brokers killed: a Proxy to one of them
+	// fails at once, as a connection to a dead broker is refused.
+	PeersDown []core.NodeID
+	// Blocked are the peers cut off from this member: what goes to or
+	// comes from them is dropped, and they do not notice at once (a
+	// network partition, which only timeouts reveal).
+	Blocked []core.NodeID
 }
 
 // Member is one broker of a live cluster and the clients run beside it.
 type Member struct {
-	cfg  Config
-	host *host.Host
-	tr   *rtc.Transport
+	cfg   Config
+	store storage.Store
+	host  *host.Host // replaced when a killed broker restarts: read it under mu
+	tr    *rtc.Transport
+
+	done chan struct{} // closed by Close, or when the broker fails on its own
+	err  error         // why done was closed
 
 	mu         sync.Mutex
 	up         map[core.NodeID]bool
@@ -80,6 +107,10 @@ type Member struct {
 	routes     map[core.NodeID]core.NodeID // remote client id → its member's broker id
 	nextClient int
 	closed     bool
+	faults     Faults
+	blocked    map[core.NodeID]bool
+	peersDown  map[core.NodeID]bool
+	doneOnce   sync.Once
 }
 
 // Start runs broker (opened on store, whose writes it makes durable) and
@@ -98,8 +129,9 @@ func Start(cfg Config, broker core.Machine, store storage.Store) (*Member, error
 	if cfg.Events == nil {
 		cfg.Events = func(Event) {}
 	}
-	m := &Member{cfg: cfg, up: map[core.NodeID]bool{}, clients: map[core.NodeID]*Client{}, routes: map[core.NodeID]core.NodeID{}}
+	m := &Member{cfg: cfg, store: store, done: make(chan struct{}), up: map[core.NodeID]bool{}, clients: map[core.NodeID]*Client{}, routes: map[core.NodeID]core.NodeID{}}
 	m.host = host.Start(broker, store, host.Options{Logf: cfg.Logf, Events: m.events(cfg.ID)})
+	go m.watch(m.host)
 	tr, err := rtc.New(rtc.Config{
 		ID: cfg.ID, Cluster: cfg.Cluster, Signaler: cfg.Signaler,
 		AllowPeer:  m.isBroker,
@@ -116,21 +148,159 @@ func Start(cfg Config, broker core.Machine, store storage.Store) (*Member, error
 	}
 	m.mu.Lock()
 	m.tr = tr
+	m.wire(m.host)
 	m.mu.Unlock()
-	for b := core.NodeID(1); b <= core.NodeID(cfg.MaxBrokers); b++ {
-		if b != cfg.ID {
-			m.host.Register(b, func(env core.Envelope) { m.send(b, env) })
+	return m, nil
+}
+
+// wire registers on h (the broker's host) where its messages go: the
+// peers, the remote clients it heard from, and this member's clients.
+// m.mu is held.
+func (m *Member) wire(h *host.Host) {
+	for b := core.NodeID(1); b <= core.NodeID(m.cfg.MaxBrokers); b++ {
+		if b != m.cfg.ID {
+			h.Register(b, func(env core.Envelope) { m.send(b, env) })
 		}
 	}
-	return m, nil
+	for id, peer := range m.routes {
+		h.Register(id, func(env core.Envelope) { m.send(peer, env) })
+	}
+	for _, c := range m.clients {
+		if c.h == nil {
+			h.Register(c.id, c.deliver) // a Proxy's connection
+			continue
+		}
+		host.Link(c.h, h)
+		host.Link(h, c.h)
+	}
+}
+
+// watch ends the member's Done when broker host h stops on its own (not
+// killed by SetFaults, not closed).
+func (m *Member) watch(h *host.Host) {
+	<-h.Done()
+	m.mu.Lock()
+	failed := m.host == h && !m.closed && !m.faults.Down
+	m.mu.Unlock()
+	if failed {
+		m.finish(h.Err())
+	}
+}
+
+func (m *Member) finish(err error) {
+	m.doneOnce.Do(func() {
+		m.err = err
+		close(m.done)
+	})
+}
+
+// Done is closed when the member stops: Close, or its broker failing on
+// its own (a storage error). A broker killed by SetFaults does not end it.
+func (m *Member) Done() <-chan struct{} { return m.done }
+
+// Err is why the member stopped, once Done is closed (nil after Close).
+func (m *Member) Err() error {
+	select {
+	case <-m.done:
+		return m.err
+	default:
+		return nil
+	}
+}
+
+// SetFaults makes the member's faults f (the whole set: what f omits is
+// healed). Killing the broker closes it; its clients and connections go on
+// (as other processes of the device would). Restarting reopens it with
+// Config.Reopen and wires it as before.
+func (m *Member) SetFaults(f Faults) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return rtc.ErrClosed
+	}
+	var notes []string
+	if !slices.Equal(f.Blocked, m.faults.Blocked) {
+		if len(f.Blocked) == 0 {
+			notes = append(notes, "network healed: traffic flows to every broker again")
+		} else {
+			notes = append(notes, fmt.Sprintf("network cut: traffic to and from %s is dropped", brokerList(f.Blocked)))
+		}
+	}
+	m.blocked, m.peersDown = set(f.Blocked), set(f.PeersDown)
+	was := m.faults.Down
+	var old *host.Host
+	switch {
+	case f.Down && !was:
+		old = m.host
+		notes = append(notes, fmt.Sprintf("broker %d killed: it stops answering, its peers notice by timeouts", m.cfg.ID))
+	case !f.Down && was:
+		if m.cfg.Reopen == nil {
+			m.mu.Unlock()
+			return errors.New("mesh: no Config.Reopen to restart the broker with")
+		}
+		mc, err := m.cfg.Reopen()
+		if err == nil && mc.ID() != m.cfg.ID {
+			err = fmt.Errorf("reopened machine has id %d", mc.ID())
+		}
+		if err != nil {
+			m.mu.Unlock()
+			return fmt.Errorf("mesh: restarting broker %d: %w", m.cfg.ID, err)
+		}
+		m.host = host.Start(mc, m.store, host.Options{Logf: m.cfg.Logf, Events: m.events(m.cfg.ID)})
+		m.wire(m.host)
+		go m.watch(m.host)
+		notes = append(notes, fmt.Sprintf("broker %d restarted: it recovered its log from storage", m.cfg.ID))
+	}
+	m.faults = Faults{Down: f.Down, PeersDown: slices.Clone(f.PeersDown), Blocked: slices.Clone(f.Blocked)}
+	m.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	for _, n := range notes {
+		m.cfg.Events(Event{Node: m.cfg.ID, Fault: n})
+	}
+	return nil
+}
+
+// Faults returns the faults set last.
+func (m *Member) Faults() Faults {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.faults
+}
+
+func set(ids []core.NodeID) map[core.NodeID]bool {
+	s := make(map[core.NodeID]bool, len(ids))
+	for _, id := range ids {
+		s[id] = true
+	}
+	return s
+}
+
+func brokerList(ids []core.NodeID) string {
+	s := "broker"
+	if len(ids) > 1 {
+		s += "s"
+	}
+	for i, id := range ids {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf(" %d", id)
+	}
+	return s
 }
 
 // ID is this member's broker id.
 func (m *Member) ID() core.NodeID { return m.cfg.ID }
 
-// Host is the broker's host (to serve Kafka clients from it, or to link
-// other machines to it).
-func (m *Member) Host() *host.Host { return m.host }
+// Host is the broker's host (to read its state, or to link other machines
+// to it). A broker killed and restarted by SetFaults has a new one.
+func (m *Member) Host() *host.Host {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.host
+}
 
 // Peers returns the brokers connected to this one, in order.
 func (m *Member) Peers() []core.NodeID {
@@ -174,12 +344,17 @@ func (m *Member) Close() error {
 			clients = append(clients, c)
 		}
 	}
+	h := m.host
 	m.mu.Unlock()
 	for _, c := range clients {
 		c.Close()
 	}
-	err := m.host.Close()
+	err := h.Close()
+	if m.faults.Down { // closed when it was killed; what it said then is moot
+		err = nil
+	}
 	m.tr.Close()
+	m.finish(nil)
 	return err
 }
 
@@ -202,25 +377,28 @@ func (m *Member) setUp(id core.NodeID, up bool, err error) {
 // network would: the machines' timeouts and retries deal with that.
 func (m *Member) send(b core.NodeID, env core.Envelope) {
 	m.mu.Lock()
-	tr := m.tr
+	tr, cut := m.tr, m.blocked[b]
 	m.mu.Unlock()
-	if tr != nil {
+	if tr != nil && !cut {
 		_ = tr.Send(b, env)
 	}
 }
 
 // receive runs on the reader goroutine of peer from.
 func (m *Member) receive(from core.NodeID, env core.Envelope) {
+	m.mu.Lock()
+	h, c, cut := m.host, m.clients[env.To], m.blocked[from]
+	m.mu.Unlock()
+	if cut {
+		return
+	}
 	if env.To == m.cfg.ID {
 		if !m.isBroker(env.From) {
 			m.route(env.From, from)
 		}
-		_ = m.host.Step(env) // fails only once the broker is closed
+		_ = h.Step(env) // fails only once the broker is closed (or killed)
 		return
 	}
-	m.mu.Lock()
-	c := m.clients[env.To]
-	m.mu.Unlock()
 	if c != nil {
 		c.deliver(env)
 	}
@@ -285,11 +463,11 @@ func (m *Member) AddClient(newMachine func(id core.NodeID) core.Machine) (*Clien
 			c.h.Register(b, func(env core.Envelope) { m.send(b, env) })
 		}
 	}
-	host.Link(c.h, m.host)
-	host.Link(m.host, c.h)
 	return c, nil
 }
 
+// addClient adds c and links it with the broker, under mu so that a
+// restarting broker is wired to it exactly once.
 func (m *Member) addClient(c *Client) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -297,6 +475,8 @@ func (m *Member) addClient(c *Client) error {
 		return rtc.ErrClosed
 	}
 	m.clients[c.id] = c
+	host.Link(c.h, m.host)
+	host.Link(m.host, c.h)
 	return nil
 }
 

@@ -27,80 +27,18 @@ import (
 // creates a topic with RF=3, produces with acks=all and reads everything
 // back, going to each partition's leader through its advertised address.
 func TestKafkaClientsThroughProxies(t *testing.T) {
-	const n = 3
-	hub := rtc.NewMemSignaling()
-	var lns [n]net.Listener
-	for i := range lns {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns[i] = ln
-	}
-	var members [n]*Member
-	for i := range members {
-		id := core.NodeID(i + 1)
-		cfg := server.Config{Broker: broker.DefaultConfig(id)}
-		addr := lns[i].Addr().(*net.TCPAddr)
-		cfg.Broker.Host, cfg.Broker.Port = addr.IP.String(), int32(addr.Port)
-		cfg.Controller.Voters = []core.NodeID{1, 2, 3}
-		cfg.Controller.DefaultReplicationFactor = 3
-		store := storage.NewMemory()
-		srv, err := server.Open(cfg, store)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := Start(Config{ID: id, Cluster: "test", MaxBrokers: n, Signaler: hub.Node(id),
-			Platform: rtc.PlatformConfig{API: rtc.LoopbackAPI()}, Logf: t.Logf}, srv, store)
-		if err != nil {
-			t.Fatal(err)
-		}
-		members[i] = m
-		t.Cleanup(func() { m.Close() })
-	}
-	for _, a := range members {
-		for _, b := range members {
-			if a.ID() < b.ID() {
-				a.Connect(b.ID())
-			}
-		}
-	}
-	// Member 1 is the node: a listener per broker.
-	node := members[0]
-	own, err := kafkatcp.Serve(lns[0], node.Proxy(1), kafkatcp.Config{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { own.Close() })
-	for i := 1; i < n; i++ {
-		l, err := kafkatcp.Serve(lns[i], node.Proxy(core.NodeID(i+1)), kafkatcp.Config{Versions: own.Versions(), Logf: t.Logf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-	}
+	_, seed := startCluster(t, 0)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(lns[0].Addr().String()), kgo.RequiredAcks(kgo.AllISRAcks()),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seed), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ConsumeTopics("classroom"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	// The brokers register once the quorum has a leader: retry until the
-	// topic can be placed on three of them.
-	for {
-		r, err := adm.CreateTopic(ctx, 3, 3, nil, "classroom")
-		if err == nil && r.Err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("creating the topic: %v %v", err, r.Err)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	createTopic(ctx, t, adm, "classroom", 3)
 	const records = 1000
 	leaders := map[int32]bool{}
 	for i := range records {
@@ -131,5 +69,84 @@ func TestKafkaClientsThroughProxies(t *testing.T) {
 			t.Fatalf("read %d of %d: %v", len(seen), records, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
+	}
+}
+
+// startCluster starts three members joined over loopback WebRTC, member 1
+// (the node) serving a Kafka listener per broker, two of them proxies, and
+// returns them and the seed broker's address. sessionTimeoutMs, if not 0,
+// is broker.session.timeout.ms (heartbeats every sixth of it).
+func startCluster(t *testing.T, sessionTimeoutMs int64) ([3]*Member, string) {
+	const n = 3
+	hub := rtc.NewMemSignaling()
+	var lns [n]net.Listener
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i] = ln
+	}
+	var members [n]*Member
+	for i := range members {
+		id := core.NodeID(i + 1)
+		cfg := server.Config{Broker: broker.DefaultConfig(id)}
+		addr := lns[i].Addr().(*net.TCPAddr)
+		cfg.Broker.Host, cfg.Broker.Port = addr.IP.String(), int32(addr.Port)
+		cfg.Controller.Voters = []core.NodeID{1, 2, 3}
+		cfg.Controller.DefaultReplicationFactor = 3
+		if sessionTimeoutMs > 0 {
+			cfg.Controller.SessionTimeoutMs, cfg.HeartbeatIntervalMs = sessionTimeoutMs, sessionTimeoutMs/6
+		}
+		store := storage.NewMemory()
+		srv, err := server.Open(cfg, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Start(Config{ID: id, Cluster: "test", MaxBrokers: n, Signaler: hub.Node(id),
+			Platform: rtc.PlatformConfig{API: rtc.LoopbackAPI()}, Logf: t.Logf,
+			Reopen: func() (core.Machine, error) { return server.Open(cfg, store) }}, srv, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members[i] = m
+		t.Cleanup(func() { m.Close() })
+	}
+	for _, a := range members {
+		for _, b := range members {
+			if a.ID() < b.ID() {
+				a.Connect(b.ID())
+			}
+		}
+	}
+	node := members[0]
+	own, err := kafkatcp.Serve(lns[0], node.Proxy(1), kafkatcp.Config{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { own.Close() })
+	for i := 1; i < n; i++ {
+		l, err := kafkatcp.Serve(lns[i], node.Proxy(core.NodeID(i+1)), kafkatcp.Config{Versions: own.Versions(), Logf: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+	}
+	return members, lns[0].Addr().String()
+}
+
+// createTopic creates topic with RF=3, retrying until the brokers have
+// registered (once the quorum has a leader).
+func createTopic(ctx context.Context, t *testing.T, adm *kadm.Client, topic string, partitions int32) {
+	t.Helper()
+	for {
+		r, err := adm.CreateTopic(ctx, partitions, 3, nil, topic)
+		if err == nil && r.Err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("creating topic %s: %v %v", topic, err, r.Err)
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }

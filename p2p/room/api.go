@@ -7,26 +7,30 @@
 //
 // The protocol, JSON over HTTP under a prefix (Handler.Prefix, "/api/"):
 //
-//	POST {prefix}rooms                  CreateRequest → Room          create a room
+//	POST {prefix}rooms                  CreateRequest → Created       create a room (and its teacher token)
 //	GET  {prefix}rooms/{code}           → Room                        who is in it (the teacher view)
 //	POST {prefix}rooms/{code}/join      JoinRequest → JoinResponse    take a broker id
 //	POST {prefix}rooms/{code}/signal    rtc.Signal → 204              relay to Signal.To
-//	GET  {prefix}rooms/{code}/poll?after=SEQ&wait=MS&members=IDS → PollResponse
-//	                                                                  signals and members (long poll; renews the lease)
+//	GET  {prefix}rooms/{code}/poll?after=SEQ&wait=MS&members=IDS&faults=FSEQ → PollResponse
+//	                                                                  signals, members and faults (long poll; renews the lease)
 //	POST {prefix}rooms/{code}/leave     → 204                         give the id back
+//	POST {prefix}rooms/{code}/faults    FaultsRequest → Room          the teacher sets the faults
 //
 // A poll acknowledges the signals up to after and answers once there are
 // signals after it, once the ids of the members differ from IDS (the ones
 // the caller knows, "1,2,3"; without members=, the ones at the start of the
-// poll), or after wait milliseconds (bounded by the handler).
+// poll), once the room's Faults.Seq differs from FSEQ (without faults=, the
+// one at the start of the poll), or after wait milliseconds (bounded by the
+// handler).
 //
 // join, signal, poll and leave carry "Authorization: Bearer <token>" from
-// JoinResponse (join only to take back the id the token held). Errors are
+// JoinResponse (join only to take back the id the token held); faults
+// carries the teacher's token from Created, which no member has. Errors are
 // ErrorResponse with Kafka-like plain messages and the HTTP status that fits
-// (400 malformed, 401 bad token, 403 signal from another member, 404 no such
-// room or route, 405 wrong method, 409 room full or id held, 413 body too
-// large, 429 too many requests with Retry-After, 500 corrupt room state,
-// 503 too many rooms or a room too busy to change).
+// (400 malformed, 401 bad token, 403 signal from another member or faults
+// from a member, 404 no such room or route, 405 wrong method, 409 room full
+// or id held, 413 body too large, 429 too many requests with Retry-After,
+// 500 corrupt room state, 503 too many rooms or a room too busy to change).
 package room
 
 import (
@@ -47,6 +51,27 @@ type Room struct {
 	Voters     []core.NodeID `json:"voters"` // the controller quorum
 	Members    []Member      `json:"members"`
 	Created    time.Time     `json:"created"`
+	Faults     Faults        `json:"faults"`
+}
+
+// Created is the answer to creating a room: the room and the teacher's token.
+type Created struct {
+	Room
+	TeacherToken string `json:"teacherToken"`
+}
+
+// Faults are what the room's teacher injected into its cluster; every
+// member applies the part about itself (p2p/mesh does the dropping).
+type Faults struct {
+	Seq   uint64        `json:"seq"`             // bumped by every change: a poll answers when it differs from the caller's
+	Down  []core.NodeID `json:"down,omitempty"`  // brokers the teacher killed (sorted, distinct)
+	Split []core.NodeID `json:"split,omitempty"` // brokers cut off from the others: one side of a network partition (sorted, distinct)
+}
+
+// FaultsRequest sets the room's faults (the whole set: what it omits is healed / restarted).
+type FaultsRequest struct {
+	Down  []core.NodeID `json:"down"`
+	Split []core.NodeID `json:"split"`
 }
 
 // Member is one device's broker in a room.
@@ -97,6 +122,7 @@ type PollResponse struct {
 	Signals []rtc.Signal `json:"signals"`
 	Seq     uint64       `json:"seq"` // pass as after= next time
 	Members []Member     `json:"members"`
+	Faults  Faults       `json:"faults"`
 }
 
 // ErrorResponse is the body of every error.

@@ -46,6 +46,9 @@ type ClientConfig struct {
 	// OnMembers gets the members after each poll, on the poll goroutine: it
 	// must not block.
 	OnMembers func([]Member)
+	// OnFaults gets the room's faults on the poll goroutine (it must not
+	// block): the join's first, then each change, once per Faults.Seq.
+	OnFaults func(Faults)
 	// Logf logs (default log.Printf).
 	Logf func(format string, args ...any)
 }
@@ -66,6 +69,7 @@ type Client struct {
 	mu       sync.Mutex
 	token    string // joined.Token, or the one of a rejoin
 	members  []Member
+	faults   Faults // as of the latest poll: the poll goroutine's to change
 	err      error
 	receiver *func(rtc.Signal)
 	closed   bool
@@ -108,7 +112,7 @@ func Join(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if c.joined.ID < 1 || !validToken(c.joined.Token) {
 		return nil, fmt.Errorf("room %s: join: malformed answer (id %d)", code, c.joined.ID)
 	}
-	c.members, c.token = c.joined.Room.Members, c.joined.Token
+	c.members, c.token, c.faults = c.joined.Room.Members, c.joined.Token, c.joined.Room.Faults
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(2)
 	go c.pollLoop()
@@ -137,6 +141,13 @@ func (c *Client) Members() []Member {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]Member(nil), c.members...)
+}
+
+// Faults are the room's faults as of the latest poll.
+func (c *Client) Faults() Faults {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.faults.clone()
 }
 
 // Peers are the ids of the live members other than this one.
@@ -292,10 +303,13 @@ func (c *Client) pollLoop() {
 	var after uint64
 	var backoff time.Duration
 	wait := time.Duration(0) // the first poll answers at once: OnMembers soon after the join
+	if c.cfg.OnFaults != nil {
+		c.cfg.OnFaults(c.Faults()) // the join's, here so that it never runs on Join's caller
+	}
 	for {
 		var resp PollResponse
 		ctx, cancel := context.WithTimeout(c.ctx, wait+pollSlack)
-		path := fmt.Sprintf("poll?after=%d&wait=%d&members=%s", after, wait.Milliseconds(), c.knownIDs())
+		path := fmt.Sprintf("poll?after=%d&wait=%d&members=%s&faults=%d", after, wait.Milliseconds(), c.knownIDs(), c.Faults().Seq)
 		err := c.do(ctx, c.Token(), http.MethodGet, path, nil, &resp)
 		cancel()
 		if c.ctx.Err() != nil {
@@ -329,7 +343,16 @@ func (c *Client) pollLoop() {
 		backoff, wait, after = 0, pollWait, resp.Seq
 		c.mu.Lock()
 		c.members = resp.Members
+		newFaults := resp.Faults.Seq != c.faults.Seq
+		if newFaults {
+			c.faults = resp.Faults
+		}
 		c.mu.Unlock()
+		// Faults first: a peer the teacher cut off is not to be reached
+		// because of the members or signals that came with them.
+		if newFaults && c.cfg.OnFaults != nil {
+			c.cfg.OnFaults(c.Faults())
+		}
 		c.deliver(resp.Signals)
 		if c.cfg.OnMembers != nil {
 			c.cfg.OnMembers(c.Members())
@@ -390,10 +413,15 @@ func (c *Client) post(s rtc.Signal) {
 	}
 }
 
-// do makes one request: in (if not nil) as the JSON body, the answer into
-// out (if not nil); an error answer as a *StatusError.
+// do makes one request of the member's room (path under it).
 func (c *Client) do(ctx context.Context, token, method, path string, in, out any) error {
-	req := FetchRequest{Method: method, URL: c.base + path, Header: map[string]string{}}
+	return fetchJSON(ctx, c.cfg.Fetch, method, c.base+path, token, in, out)
+}
+
+// fetchJSON makes one request: in (if not nil) as the JSON body, the answer
+// into out (if not nil); an error answer as a *StatusError.
+func fetchJSON(ctx context.Context, f Fetcher, method, url, token string, in, out any) error {
+	req := FetchRequest{Method: method, URL: url, Header: map[string]string{}}
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
@@ -405,7 +433,7 @@ func (c *Client) do(ctx context.Context, token, method, path string, in, out any
 	if token != "" {
 		req.Header["Authorization"] = "Bearer " + token
 	}
-	resp, err := c.cfg.Fetch.Fetch(ctx, req)
+	resp, err := f.Fetch(ctx, req)
 	if err != nil {
 		return err
 	}

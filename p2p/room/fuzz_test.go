@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,9 @@ func FuzzHandler(f *testing.F) {
 	f.Add("GET", "rooms/"+code+"/poll?after=0&wait=10", uint8(1), []byte(nil))
 	f.Add("POST", "rooms/"+code+"/leave", uint8(2), []byte(nil))
 	f.Add("PUT", "rooms/"+code+"/join/x", uint8(3), []byte(`{`))
+	f.Add("POST", "rooms/"+code+"/faults", uint8(4), []byte(`{"down":[3,1],"split":[2]}`))
+	f.Add("POST", "rooms/"+code+"/faults", uint8(1), []byte(`{"down":[1]}`))
+	f.Add("GET", "rooms/"+code+"/poll?after=0&wait=10&faults=7", uint8(1), []byte(nil))
 	f.Fuzz(func(t *testing.T, method, suffix string, auth uint8, body []byte) {
 		if strings.HasSuffix(suffix, "/leave") {
 			return // keep the member for the other inputs
@@ -45,13 +49,15 @@ func FuzzHandler(f *testing.F) {
 			return // not a request a server could get
 		}
 		req.RemoteAddr = "192.0.2.1:1234"
-		switch auth % 4 {
+		switch auth % 5 {
 		case 1:
 			req.Header.Set("Authorization", "Bearer "+member.Token)
 		case 2:
 			req.Header.Set("Authorization", "Bearer "+strings.Repeat("0", 32))
 		case 3:
 			req.Header.Set("Authorization", string(body))
+		case 4:
+			req.Header.Set("Authorization", "Bearer "+room.TeacherToken)
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
@@ -85,7 +91,8 @@ func FuzzHandler(f *testing.F) {
 
 func FuzzDecodeState(f *testing.F) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := &state{V: 1, Code: "ABCDEF", MaxBrokers: 3, Voters: []core.NodeID{1, 2, 3}, Kafka: map[core.NodeID]string{2: "h:1"}, Created: now, Active: now}
+	s := &state{V: stateVersion, Code: "ABCDEF", MaxBrokers: 3, Voters: []core.NodeID{1, 2, 3}, Kafka: map[core.NodeID]string{2: "h:1"}, Created: now, Active: now,
+		TeacherHash: hashToken(newToken()), Faults: Faults{Seq: 4, Down: []core.NodeID{2}, Split: []core.NodeID{1, 3}}}
 	s.Members = append(s.Members, &member{Member: Member{ID: 1, Kind: "tab", Joined: now, LastSeen: now}, TokenHash: hashToken(newToken())})
 	s.Members = append(s.Members, &member{Member: Member{ID: 3, Device: "d", Kind: "node", Joined: now, LastSeen: now}, TokenHash: hashToken(newToken())})
 	s.Members[1].deliver(rtc.Signal{From: 1, To: 3, Kind: rtc.SignalOffer, SDP: "v=0"}, 8, 1<<20)
@@ -93,6 +100,7 @@ func FuzzDecodeState(f *testing.F) {
 	blob, _ := s.encode()
 	f.Add(blob)
 	f.Add([]byte(`{"v":1}`))
+	f.Add([]byte(strings.Replace(string(blob), `"v":2`, `"v":1`, 1)))
 	f.Add([]byte(`null`))
 	f.Add([]byte(strings.Replace(string(blob), `"seq":1`, `"seq":5`, 1)))
 	f.Fuzz(func(t *testing.T, blob []byte) {
@@ -113,6 +121,12 @@ func FuzzDecodeState(f *testing.F) {
 		}
 		s.lowestFree()
 		s.byToken(strings.Repeat("0", 32))
+		for id := range core.NodeID(s.MaxBrokers + 1) {
+			s.Faults.IsDown(id)
+			if b := s.Faults.Blocked(id, s.MaxBrokers); slices.Contains(b, id) {
+				t.Fatalf("broker %d blocked from itself", id)
+			}
+		}
 		again, err := s.encode()
 		if err != nil {
 			t.Fatal(err)

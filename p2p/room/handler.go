@@ -152,6 +152,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if method(w, r, http.MethodPost) {
 			h.serveLeave(w, r, code)
 		}
+	case "faults":
+		if method(w, r, http.MethodPost) {
+			h.serveFaults(w, r, code)
+		}
 	default:
 		writeError(w, errorf(http.StatusNotFound, "not found: %s", clip(r.URL.Path)))
 	}

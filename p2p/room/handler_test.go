@@ -313,13 +313,15 @@ func TestRoomKeptAliveByPolls(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.MaxBody = 1024 })
-	code := e.create(CreateRequest{}).Code
+	created := e.create(CreateRequest{})
+	code := created.Code
 	a := e.join(code, "", JoinRequest{})
 	e.join(code, "", JoinRequest{})
 	big := rtc.Signal{From: 1, To: 2, Kind: rtc.SignalOffer, SDP: strings.Repeat("a", 2000)}
 	e.fails(413, "request body too large: the limit is 1024 bytes", "POST", "rooms/"+code+"/signal", a.Token, big)
 	e.fails(413, "request body too large", "POST", "rooms", "", strings.Repeat(" ", 2000))
 	e.fails(413, "request body too large", "POST", "rooms/"+code+"/join", "", strings.Repeat(" ", 2000))
+	e.fails(413, "request body too large", "POST", "rooms/"+code+"/faults", created.TeacherToken, strings.Repeat(" ", 2000))
 }
 
 func TestRateLimit(t *testing.T) {
@@ -373,6 +375,7 @@ func TestRoutes(t *testing.T) {
 	e.fails(405, "use POST", "GET", "rooms/"+code+"/signal", "", nil)
 	e.fails(405, "use GET", "POST", "rooms/"+code+"/poll", "", nil)
 	e.fails(405, "use POST", "GET", "rooms/"+code+"/leave", "", nil)
+	e.fails(405, "use POST", "PUT", "rooms/"+code+"/faults", "", nil)
 
 	// Outside the prefix.
 	resp, err := e.srv.Client().Get(e.srv.URL + "/elsewhere")
@@ -387,12 +390,13 @@ func TestRoutes(t *testing.T) {
 
 func TestRoomHidesTokens(t *testing.T) {
 	e := newEnv(t)
-	code := e.create(CreateRequest{}).Code
+	created := e.create(CreateRequest{})
+	code := created.Code
 	a := e.join(code, "", JoinRequest{})
 	b := e.join(code, "", JoinRequest{})
 	e.must(204, "POST", "rooms/"+code+"/signal", a.Token, rtc.Signal{From: 1, To: 2, Kind: rtc.SignalOffer, SDP: "secret sdp"}, nil)
 	_, data, _ := e.call("GET", "rooms/"+code, "", nil)
-	for _, s := range []string{a.Token, b.Token, hashToken(a.Token), "oken", "mailbox", "secret sdp"} {
+	for _, s := range []string{a.Token, b.Token, hashToken(a.Token), created.TeacherToken, hashToken(created.TeacherToken), "oken", "teacher", "mailbox", "secret sdp"} {
 		if strings.Contains(string(data), s) {
 			t.Fatalf("GET room shows %q: %s", s, data)
 		}
@@ -420,6 +424,14 @@ func TestCorruptState(t *testing.T) {
 		strings.Replace(string(blob), `"kind":"tab"`, `"kind":"toaster"`, 1),
 		strings.Replace(string(blob), `"members":[`, `"members":[null,`, 1),
 		strings.Replace(string(blob), good, other, 1), // another room's state
+		strings.Replace(string(blob), `"v":2`, `"v":3`, 1),
+		strings.Replace(string(blob), `"teacherHash":"`, `"teacherHash":"zz`, 1),
+		strings.Replace(string(blob), `"faults":{"seq":0}`, `"faults":{"seq":1,"down":[2,1]}`, 1),
+		strings.Replace(string(blob), `"faults":{"seq":0}`, `"faults":{"seq":1,"split":[3,3]}`, 1),
+		strings.Replace(string(blob), `"faults":{"seq":0}`, `"faults":{"seq":1,"down":[7]}`, 1),
+		strings.Replace(string(blob), `"faults":{"seq":0}`, `"faults":{"seq":1,"split":[0]}`, 1),
+		strings.Replace(string(blob), `"faults":{"seq":0}`, `"faults":{"seq":0,"down":[1]}`, 1),
+		strings.Replace(string(blob), `"faults":{"seq":0}`, `"faults":{"seq":4611686018427387905}`, 1),
 	} {
 		e.store.Delete(ctx, good)
 		if _, err := e.store.Put(ctx, good, []byte(bad), 0, future); err != nil {
@@ -481,7 +493,7 @@ func TestConcurrentChanges(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	pr, err := e.h.poll(context.Background(), code, to.Token, 0, 0, nil)
+	pr, err := e.h.poll(context.Background(), code, to.Token, 0, 0, nil, nil)
 	if err != nil || len(pr.Signals) != 28 || pr.Seq != 28 {
 		t.Fatalf("poll: %d signals, seq %d, %v", len(pr.Signals), pr.Seq, err)
 	}

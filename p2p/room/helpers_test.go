@@ -118,11 +118,11 @@ func (e *env) fails(status int, msg, method, path, token string, body any) {
 	}
 }
 
-func (e *env) create(req CreateRequest) Room {
+func (e *env) create(req CreateRequest) Created {
 	e.t.Helper()
-	var room Room
-	e.must(http.StatusCreated, "POST", "rooms", "", req, &room)
-	return room
+	var c Created
+	e.must(http.StatusCreated, "POST", "rooms", "", req, &c)
+	return c
 }
 
 func (e *env) join(code, token string, req JoinRequest) JoinResponse {

@@ -18,14 +18,16 @@ const (
 	createAttempts    = 8 // fresh codes to try when one is taken
 )
 
-// Create makes a room with a fresh code. The node calls it in-process (to
-// put the Kafka addresses it proxies in); POST rooms calls it too.
-func (h *Handler) Create(ctx context.Context, req CreateRequest) (Room, error) {
+// Create makes a room with a fresh code and a token for its teacher (its
+// creator, the only one who may set its faults). The node calls it
+// in-process (to put the Kafka addresses it proxies in); POST rooms calls it
+// too.
+func (h *Handler) Create(ctx context.Context, req CreateRequest) (Created, error) {
 	if req.MaxBrokers == 0 {
 		req.MaxBrokers = defaultMaxBrokers
 	}
 	if req.MaxBrokers < 1 || req.MaxBrokers > maxMaxBrokers {
-		return Room{}, errorf(http.StatusBadRequest, "maxBrokers %d out of range 1..%d", req.MaxBrokers, maxMaxBrokers)
+		return Created{}, errorf(http.StatusBadRequest, "maxBrokers %d out of range 1..%d", req.MaxBrokers, maxMaxBrokers)
 	}
 	if len(req.Voters) == 0 {
 		for id := core.NodeID(1); int(id) <= min(3, req.MaxBrokers); id++ {
@@ -33,38 +35,40 @@ func (h *Handler) Create(ctx context.Context, req CreateRequest) (Room, error) {
 		}
 	}
 	if err := checkVoters(req.Voters, req.MaxBrokers); err != nil {
-		return Room{}, errorf(http.StatusBadRequest, "%v", err)
+		return Created{}, errorf(http.StatusBadRequest, "%v", err)
 	}
 	if err := checkKafka(req.Kafka, req.MaxBrokers); err != nil {
-		return Room{}, errorf(http.StatusBadRequest, "%v", err)
+		return Created{}, errorf(http.StatusBadRequest, "%v", err)
 	}
 	now := h.now()
 	rooms, err := h.cfg.Store.Sweep(ctx, now)
 	if err != nil {
-		return Room{}, err
+		return Created{}, err
 	}
 	if rooms >= h.cfg.MaxRooms {
-		return Room{}, errorf(http.StatusServiceUnavailable, "too many rooms: the limit is %d, try again later", h.cfg.MaxRooms)
+		return Created{}, errorf(http.StatusServiceUnavailable, "too many rooms: the limit is %d, try again later", h.cfg.MaxRooms)
 	}
+	teacher := newToken()
 	for range createAttempts {
 		s := &state{
 			V: stateVersion, Code: newCode(), MaxBrokers: req.MaxBrokers,
 			Voters: req.Voters, Kafka: req.Kafka, Created: now, Active: now, Members: []*member{},
+			TeacherHash: hashToken(teacher),
 		}
 		blob, err := s.encode()
 		if err != nil {
-			return Room{}, err
+			return Created{}, err
 		}
 		_, err = h.cfg.Store.Put(ctx, s.Code, blob, 0, now.Add(h.cfg.RoomTTL))
 		if errors.Is(err, ErrConflict) {
 			continue // the code is taken
 		}
 		if err != nil {
-			return Room{}, err
+			return Created{}, err
 		}
-		return s.room(), nil
+		return Created{Room: s.room(), TeacherToken: teacher}, nil
 	}
-	return Room{}, errorf(http.StatusServiceUnavailable, "no free room code found, try again")
+	return Created{}, errorf(http.StatusServiceUnavailable, "no free room code found, try again")
 }
 
 // Room returns the room with that code and its live members.
@@ -160,9 +164,10 @@ func (h *Handler) signal(ctx context.Context, code, token string, sig rtc.Signal
 }
 
 // poll acknowledges the signals up to after, renews the member's lease and
-// returns what came after; if nothing did, it waits up to wait for a signal
-// or for the members' ids to differ from known (nil: from the first read).
-func (h *Handler) poll(ctx context.Context, code, token string, after uint64, wait time.Duration, known []core.NodeID) (PollResponse, error) {
+// returns what came after; if nothing did, it waits up to wait for a signal,
+// for the members' ids to differ from known (nil: from the first read) or
+// for the faults' Seq to differ from faults (nil: from the first read).
+func (h *Handler) poll(ctx context.Context, code, token string, after uint64, wait time.Duration, known []core.NodeID, faults *uint64) (PollResponse, error) {
 	deadline := time.Now().Add(min(wait, h.cfg.MaxWait)) // real time, whatever the clock
 	for {
 		var resp PollResponse
@@ -195,8 +200,13 @@ func (h *Handler) poll(ctx context.Context, code, token string, after uint64, wa
 		if known == nil {
 			known = ids
 		}
+		resp.Faults = s.Faults.clone()
+		if faults == nil {
+			seq := resp.Faults.Seq
+			faults = &seq
+		}
 		left := time.Until(deadline)
-		if len(resp.Signals) > 0 || left <= 0 || !slices.Equal(ids, known) {
+		if len(resp.Signals) > 0 || left <= 0 || !slices.Equal(ids, known) || resp.Faults.Seq != *faults {
 			return resp, nil
 		}
 		// Wait in steps shorter than the lease, which each reread renews.
@@ -297,7 +307,16 @@ func (h *Handler) servePoll(w http.ResponseWriter, r *http.Request, code string)
 			return
 		}
 	}
-	resp, err := h.poll(r.Context(), code, token, after, time.Duration(waitMs)*time.Millisecond, known)
+	var faults *uint64
+	if q.Has("faults") {
+		seq, err := strconv.ParseUint(q.Get("faults"), 10, 64)
+		if err != nil {
+			writeError(w, errorf(http.StatusBadRequest, "faults=%s: want a sequence number", clip(q.Get("faults"))))
+			return
+		}
+		faults = &seq
+	}
+	resp, err := h.poll(r.Context(), code, token, after, time.Duration(waitMs)*time.Millisecond, known, faults)
 	h.reply(w, http.StatusOK, resp, err)
 }
 

@@ -12,8 +12,12 @@ import (
 	"github.com/streamlab/streamlab/p2p/rtc"
 )
 
-// stateVersion is the format of the blob: a Handler refuses others.
-const stateVersion = 1
+// stateVersion is the format of the blob: a Handler writes it and refuses
+// others but version 1's, which is 2 without a teacher (a room created
+// before there were teachers); such a room is written as 2 from its next
+// change on. The bump makes an older Handler refuse a room with faults
+// rather than drop them when it writes.
+const stateVersion = 2
 
 // maxMaxBrokers bounds a room's size, and so its blob.
 const maxMaxBrokers = 64
@@ -28,6 +32,10 @@ type state struct {
 	Created    time.Time              `json:"created"`
 	Active     time.Time              `json:"active"` // the last change: the room expires RoomTTL after it
 	Members    []*member              `json:"members"`
+	// TeacherHash is the hash of the creator's token, "" in a room from
+	// before teachers: then nobody may set its faults.
+	TeacherHash string `json:"teacherHash,omitempty"`
+	Faults      Faults `json:"faults"`
 }
 
 // member is a Member with what only the handler sees.
@@ -45,7 +53,11 @@ type queued struct {
 	Signal rtc.Signal `json:"signal"`
 }
 
-func (s *state) encode() ([]byte, error) { return json.Marshal(s) }
+// encode encodes the state in the current format.
+func (s *state) encode() ([]byte, error) {
+	s.V = stateVersion
+	return json.Marshal(s)
+}
 
 // decodeState decodes and checks a blob: whatever a store returns, the
 // handler gets a consistent state or an error, never a panic later.
@@ -61,8 +73,14 @@ func decodeState(blob []byte) (*state, error) {
 }
 
 func (s *state) validate() error {
-	if s.V != stateVersion {
+	if s.V != stateVersion && s.V != 1 {
 		return fmt.Errorf("format version %d, want %d", s.V, stateVersion)
+	}
+	if s.V == 1 && (s.TeacherHash != "" || s.Faults.Seq != 0 || len(s.Faults.Down)+len(s.Faults.Split) > 0) {
+		return fmt.Errorf("a teacher or faults in a version 1 state")
+	}
+	if s.TeacherHash != "" && !validHash(s.TeacherHash) {
+		return fmt.Errorf("bad teacher token hash")
 	}
 	if c, ok := normalizeCode(s.Code); !ok || c != s.Code {
 		return fmt.Errorf("bad code %q", s.Code)
@@ -74,6 +92,9 @@ func (s *state) validate() error {
 		return err
 	}
 	if err := checkKafka(s.Kafka, s.MaxBrokers); err != nil {
+		return err
+	}
+	if err := s.Faults.check(s.MaxBrokers); err != nil {
 		return err
 	}
 	if s.Created.IsZero() || s.Active.IsZero() {
@@ -94,7 +115,7 @@ func (s *state) validate() error {
 		if !validKind(m.Kind) || !printable(m.Device, maxDevice) || !printable(m.Kafka, maxKafkaAddr) {
 			return fmt.Errorf("member %d: bad kind, device or kafka address", m.ID)
 		}
-		if _, err := hex.DecodeString(m.TokenHash); err != nil || len(m.TokenHash) != 64 {
+		if !validHash(m.TokenHash) {
 			return fmt.Errorf("member %d: bad token hash", m.ID)
 		}
 		if m.Seq > 1<<62 { // far beyond any real count: it must never wrap
@@ -109,6 +130,12 @@ func (s *state) validate() error {
 		}
 	}
 	return nil
+}
+
+// validHash says whether h looks like one hashToken made.
+func validHash(h string) bool {
+	_, err := hex.DecodeString(h)
+	return err == nil && len(h) == 64
 }
 
 func checkVoters(voters []core.NodeID, maxBrokers int) error {
@@ -194,6 +221,7 @@ func (s *state) room() Room {
 	return Room{
 		Code: s.Code, Cluster: clusterName(s.Code), MaxBrokers: s.MaxBrokers,
 		Voters: slices.Clone(s.Voters), Members: s.members(), Created: s.Created,
+		Faults: s.Faults.clone(),
 	}
 }
 
