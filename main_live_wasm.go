@@ -19,7 +19,7 @@ type liveJoiner struct{}
 func (liveJoiner) Join(ctx context.Context, cfg ui.LiveConfig) (ui.LiveMember, error) {
 	sc := live.SessionConfig{Cluster: cfg.Cluster, SessionTimeoutMs: cfg.SessionTimeoutMs, RequestTimeoutMs: cfg.RequestTimeoutMs}
 	if cfg.Room != "" {
-		sc.Room = &live.RoomConfig{URL: cfg.RoomURL, Code: cfg.Room, Device: cfg.Device}
+		sc.Room = &live.RoomConfig{URL: cfg.RoomURL, Code: cfg.Room, Device: cfg.Device, Teacher: cfg.Teacher}
 	}
 	s, err := live.Start(ctx, sc)
 	if err != nil {
@@ -43,6 +43,9 @@ func (m liveMember) Produce(topic string, n int, key, value string) error {
 	return m.s.Produce(topic, n, key, value)
 }
 func (m liveMember) Consume(group, topic string) error { return m.s.Consume(group, topic) }
+func (m liveMember) SetRoomFaults(down, split []core.NodeID) error {
+	return m.s.SetRoomFaults(down, split)
+}
 
 // View copies the snapshot into the ui's types (same fields, converted
 // element by element).
@@ -69,7 +72,7 @@ func (m liveMember) View() ui.LiveView {
 		v.LastRead = append(v.LastRead, ui.LiveRecord(r))
 	}
 	if r := s.Room; r != nil {
-		v.Room = &ui.LiveRoom{Code: r.Code, URL: r.URL, Cluster: r.Cluster}
+		v.Room = &ui.LiveRoom{Code: r.Code, URL: r.URL, Cluster: r.Cluster, Down: r.Faults.Down, Split: r.Faults.Split, Teacher: r.Teacher}
 		for _, m := range r.Members {
 			v.Room.Members = append(v.Room.Members, ui.LiveRoomMember{ID: m.ID, Device: m.Device, Kind: m.Kind, Kafka: m.Kafka, Joined: m.Joined.UnixMilli()})
 		}

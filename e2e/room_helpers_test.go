@@ -26,8 +26,18 @@ type roomDevices struct {
 // its broker id. A failing test logs what each open device shows.
 func joinRoomDevices(t *testing.T, origin, url, code string, n int) *roomDevices {
 	t.Helper()
+	var names []string
+	for i := range n {
+		names = append(names, fmt.Sprintf("device %d", i+1))
+	}
+	return joinNamedDevices(t, origin, url, code, names...)
+}
+
+// joinNamedDevices is joinRoomDevices with a device name for each.
+func joinNamedDevices(t *testing.T, origin, url, code string, names ...string) *roomDevices {
+	t.Helper()
 	d := &roomDevices{Closed: map[int]bool{}}
-	for range n {
+	for range names {
 		b := newLiveBrowser(t, origin)
 		d.Browsers, d.Tabs = append(d.Browsers, b), append(d.Tabs, b.Ctx)
 	}
@@ -46,7 +56,7 @@ func joinRoomDevices(t *testing.T, origin, url, code string, n int) *roomDevices
 		if got := pageEval[string](t, ctx, `document.getElementById("live-room-code").value`); got != code {
 			t.Fatalf("device %d: the room code field shows %q, the URL says %q", i+1, got, code)
 		}
-		pageSet(t, ctx, "live-device", fmt.Sprintf("device %d", i+1), "input")
+		pageSet(t, ctx, "live-device", names[i], "input")
 		pageClick(t, ctx, "live-room-join")
 		pageWait(t, ctx, 90*time.Second, fmt.Sprintf("device %d joined", i+1), func() bool {
 			return pageData(t, ctx, "#live-member", "id") != ""

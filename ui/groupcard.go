@@ -174,13 +174,15 @@ func (c *GroupCard) member(m lab.MemberView) app.UI {
 			}),
 			app.Span().Class("hint").Text(fmt.Sprintf("processed %d", m.Processed)),
 			app.If(!m.Crashed && !m.Leaving, func() app.UI {
+				// EventScope: go-app keeps a handler of the same code
+				// across renders; a row may show another member later.
 				return app.Span().Class("member-actions").Body(
 					app.Button().ID("remove-"+m.Name).Class("secondary").
 						Title("close(): commit (with auto commit), then LeaveGroup: the group rebalances at once").
-						Text("Remove").OnClick(func(app.Context, app.Event) { c.Lab.RemoveMember(m.ID) }),
+						Text("Remove").OnClick(func(app.Context, app.Event) { c.Lab.RemoveMember(m.ID) }, app.EventScope(m.Name)),
 					app.Button().ID("crash-"+m.Name).Class("danger").
 						Title("kill -9: no commit, no LeaveGroup; the coordinator notices after session.timeout.ms").
-						Text("Crash").OnClick(func(app.Context, app.Event) { c.Lab.CrashMember(m.ID) }),
+						Text("Crash").OnClick(func(app.Context, app.Event) { c.Lab.CrashMember(m.ID) }, app.EventScope(m.Name)),
 				)
 			}),
 		),

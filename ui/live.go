@@ -25,6 +25,9 @@ type LiveConfig struct {
 	// Room, if set, is the code of a classroom room to join instead, on
 	// the signaling service at RoomURL; Device names this device there.
 	Room, RoomURL, Device string
+	// Teacher is the room's teacher token from the node's teacher link
+	// (the URL's #teacher=), "" if none.
+	Teacher string
 	// SessionTimeoutMs is broker.session.timeout.ms (9000 in Kafka).
 	SessionTimeoutMs int64
 	// RequestTimeoutMs is the clients' request.timeout.ms (30000 in Kafka).
@@ -43,6 +46,9 @@ type LiveMember interface {
 	Produce(topic string, n int, key, value string) error
 	// Consume starts this tab's consumer group member.
 	Consume(group, topic string) error
+	// SetRoomFaults sets the room's faults as its teacher: the brokers
+	// killed and the ones cut off from the others (the whole set).
+	SetRoomFaults(down, split []core.NodeID) error
 	Close() error
 }
 
@@ -76,6 +82,10 @@ type LiveRoom struct {
 	URL     string // the signaling service
 	Cluster string
 	Members []LiveRoomMember
+	// Down and Split are the teacher's faults: brokers killed, and
+	// brokers cut off from the others.
+	Down, Split []core.NodeID
+	Teacher     bool // this browser may set them
 }
 
 // LiveRoomMember is a device's broker in the room.
@@ -128,6 +138,7 @@ type LiveEvent struct {
 	PeerUp   bool
 	PeerDown bool
 	Err      string
+	Fault    string // a fault of the room's teacher, applied to this tab
 }
 
 // liveAlive counts the brokers the metadata has unfenced.

@@ -43,6 +43,8 @@ func (l *LiveEventLog) Render() app.UI {
 			if e.Err != "" {
 				text += " (" + e.Err + ")"
 			}
+		case e.Fault != "":
+			kind, text = "TeacherFault", "the teacher's fault: "+e.Fault
 		case e.Event != nil:
 			kind, text = kindOf(e.Event), describe(e.Event)
 		default:

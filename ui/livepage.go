@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
+
+	"github.com/streamlab/streamlab/core"
 )
 
 // LivePage (route /live) makes this tab one broker of a live cluster: the
@@ -40,6 +42,7 @@ type LivePage struct {
 	room    string // a room's code
 	roomURL string
 	device  string
+	teacher string // the room's teacher token, from the URL's #teacher=
 	cfg     LiveConfig
 	joining bool
 	member  LiveMember
@@ -70,6 +73,15 @@ func (p *LivePage) OnMount(ctx app.Context) {
 		u := *ctx.Page().URL()
 		u.Path, u.RawQuery, u.Fragment = "/api/", "", ""
 		p.roomURL = u.String()
+	}
+	if tok, ok := strings.CutPrefix(ctx.Page().URL().Fragment, "teacher="); ok && p.room != "" {
+		// The node's teacher link. The token goes to this browser's
+		// storage when the tab joins; the address bar (on a projector)
+		// stops showing it now.
+		p.teacher = tok
+		u := *ctx.Page().URL()
+		u.Fragment = ""
+		app.Window().Get("history").Call("replaceState", nil, "", u.String())
 	}
 	p.cfg.SessionTimeoutMs = urlMs(q.Get("session_timeout_ms"), liveSessionTimeoutMs, 1000, 60000)
 	p.cfg.RequestTimeoutMs = urlMs(q.Get("request_timeout_ms"), liveRequestTimeoutMs, 1000, 120000)
@@ -145,7 +157,7 @@ func (p *LivePage) joinRoom(ctx app.Context, e app.Event) {
 		return
 	}
 	cfg := p.cfg
-	cfg.Room, cfg.RoomURL, cfg.Device = code, p.roomURL, strings.TrimSpace(p.device)
+	cfg.Room, cfg.RoomURL, cfg.Device, cfg.Teacher = code, p.roomURL, strings.TrimSpace(p.device), p.teacher
 	p.start(ctx, cfg)
 }
 
@@ -297,7 +309,11 @@ func (p *LivePage) Render() app.UI {
 		app.If(p.err != "", func() app.UI { return app.P().Class("error").Text(p.err) }),
 		app.Div().Class("layout").Body(
 			app.Div().Class("main-col").Body(
-				app.If(v.Room != nil, func() app.UI { return &LiveRoomPanel{Room: v.Room, Self: int32(v.ID)} }),
+				app.If(v.Room != nil, func() app.UI {
+					return &LiveRoomPanel{Room: v.Room, Self: int32(v.ID), OnFaults: func(ctx app.Context, down, split []core.NodeID) {
+						p.run(ctx, func(m LiveMember) error { return m.SetRoomFaults(down, split) })
+					}}
+				}),
 				&LiveBrokers{View: v},
 				&LiveTopics{View: v},
 				&LiveTopicForm{Alive: liveAlive(v), OnCreate: func(ctx app.Context, name string, parts int32, rf int16, minISR int) {
@@ -344,7 +360,8 @@ func (p *LivePage) limits() app.UI {
 		app.P().ID("live-timeouts").Text(fmt.Sprintf("Timeouts in use: broker.session.timeout.ms=%d (Kafka's default 9000), clients' request.timeout.ms=%d "+
 			"(Kafka's default 30000: a closed tab resets no connection, so requests to it end only by timing out). "+
 			"Set them with ?session_timeout_ms= and ?request_timeout_ms= in the URL.", p.cfg.SessionTimeoutMs, p.cfg.RequestTimeoutMs)),
-		app.P().Text("Not built yet: injecting faults into a room from a teacher's screen, more than 3 brokers per browser cluster, reassigning "+
+		app.P().Text("Not built yet: faults injected into a cluster of this browser's tabs (a room's teacher can kill brokers and cut the network), "+
+			"more than 3 brokers per browser cluster, reassigning "+
 			"partitions, several producers or consumers per tab, the animated view of the single-tab page. "+
 			"In a network without multicast (some sandboxes), Chromium gathers WebRTC candidates only once the page may use the microphone."),
 	)

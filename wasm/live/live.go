@@ -29,6 +29,7 @@ import (
 	"github.com/streamlab/streamlab/core/broker"
 	"github.com/streamlab/streamlab/core/server"
 	"github.com/streamlab/streamlab/p2p/mesh"
+	"github.com/streamlab/streamlab/p2p/room"
 	"github.com/streamlab/streamlab/p2p/rtc"
 	"github.com/streamlab/streamlab/wasm/idbstore"
 	"github.com/streamlab/streamlab/wasm/tabsignal"
@@ -76,6 +77,9 @@ type RoomConfig struct {
 	URL    string // the signaling service, e.g. "http://192.168.1.10:8080/api/"
 	Code   string // the room's code
 	Device string // a name for this device, shown to the room
+	// Teacher is the room's teacher token (from the node's teacher link),
+	// kept by this browser so that it may inject faults; "" if none.
+	Teacher string
 }
 
 // discovery finds the other brokers and carries signals to them: the
@@ -178,13 +182,18 @@ func Join(ctx context.Context, cfg Config) (_ *Member, err error) {
 		}
 		m.disc = ch
 	}
-	mm, err := mesh.Start(mesh.Config{ID: m.id, Cluster: cfg.Cluster, MaxBrokers: cfg.MaxBrokers, Signaler: m.disc, Events: cfg.Events, Logf: cfg.Logf}, srv, m.store)
+	reopen := func() (core.Machine, error) { return server.Open(scfg, m.store) }
+	mm, err := mesh.Start(mesh.Config{ID: m.id, Cluster: cfg.Cluster, MaxBrokers: cfg.MaxBrokers, Signaler: m.disc, Events: cfg.Events,
+		Reopen: reopen, Logf: cfg.Logf}, srv, m.store)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	m.mesh = mm
 	m.mu.Unlock()
+	if c, ok := m.disc.(*room.Client); ok {
+		m.applyFaults(c.Faults()) // any set before the member ran
+	}
 	// Presence heard before the member existed was not acted on.
 	for _, p := range m.disc.Peers() {
 		m.connect(p)

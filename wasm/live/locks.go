@@ -101,8 +101,18 @@ func (l *lock) free() {
 
 // sessionGet and sessionSet use this tab's sessionStorage, if the page has
 // one: it survives a reload, not a closed tab.
-func sessionGet(key string) string {
-	s := js.Global().Get("sessionStorage")
+func sessionGet(key string) string { return storageGet("sessionStorage", key) }
+
+func sessionSet(key, value string) { storageSet("sessionStorage", key, value) }
+
+func localGet(key string) string { return storageGet("localStorage", key) }
+
+func localSet(key, value string) { storageSet("localStorage", key, value) }
+
+// storageGet reads a Web Storage area ("sessionStorage", "localStorage");
+// "" if absent (or the area is: a sandboxed page).
+func storageGet(area, key string) string {
+	s := js.Global().Get(area)
 	if s.IsUndefined() || s.IsNull() {
 		return ""
 	}
@@ -113,8 +123,8 @@ func sessionGet(key string) string {
 	return v.String()
 }
 
-func sessionSet(key, value string) {
-	if s := js.Global().Get("sessionStorage"); !s.IsUndefined() && !s.IsNull() {
+func storageSet(area, key, value string) {
+	if s := js.Global().Get(area); !s.IsUndefined() && !s.IsNull() {
 		s.Call("setItem", key, value)
 	}
 }

@@ -68,6 +68,7 @@ type Observed struct {
 	PeerUp   bool
 	PeerDown bool
 	Err      string
+	Fault    string // a fault the room's teacher injected, applied here
 }
 
 // PeerView is another broker's tab as this one knows it.
@@ -115,6 +116,8 @@ type Snapshot struct {
 type RoomView struct {
 	Code, URL, Cluster string
 	Members            []room.Member
+	Faults             room.Faults // what the teacher injected
+	Teacher            bool        // this browser holds the teacher token
 }
 
 // TopicView is a topic of the metadata, with this broker's replicas' offsets.
@@ -166,11 +169,24 @@ func (s *Session) ID() core.NodeID { return s.m.ID() }
 // Close leaves the cluster (a crash, to the other tabs).
 func (s *Session) Close() error { return s.m.Close() }
 
+// SetRoomFaults sets the room's faults as its teacher: the brokers killed
+// and the ones cut off from the rest (the whole set; nil heals).
+func (s *Session) SetRoomFaults(down, split []core.NodeID) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return s.m.SetRoomFaults(ctx, room.FaultsRequest{Down: down, Split: split})
+}
+
 // event runs on the machines' and the transport's goroutines.
 func (s *Session) event(e Event) {
 	now := time.Now().UnixMilli()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if e.Fault != "" {
+		s.seq++
+		s.notable = keepLast(append(s.notable, Observed{Seq: s.seq, Time: now, Node: e.Node, Fault: e.Fault}), maxNotable)
+		return
+	}
 	if e.PeerUp || e.PeerDown {
 		p := s.heard[e.Node]
 		p.ID, p.Connected = e.Node, e.PeerUp
