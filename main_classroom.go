@@ -30,7 +30,7 @@ import (
 // others, so that kcat reaches a partition led by a browser tab.
 type classroom struct {
 	code       string
-	teacher    string // the room's teacher token: whoever has it may inject faults
+	teacher    string   // the room's teacher token: whoever has it may inject faults
 	advertised []string // Kafka address of broker 1, 2, ...
 	unlock     func()
 	client     *room.Client

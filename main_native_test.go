@@ -4,6 +4,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"io"
@@ -327,4 +329,63 @@ func TestRunDataDirLocked(t *testing.T) {
 		t.Fatalf("second node on a locked data dir: %v", err)
 	}
 	n.stop(t)
+}
+
+// TestWasmServedGzipped: a browser that accepts gzip gets the wasm gzipped
+// (with its raw length for the loading bar), made again when the file
+// changes; one that does not gets it raw.
+func TestWasmServedGzipped(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "web", "app.wasm")
+	d := &webDir{dir: dir}
+	fetch := func(accept string) (*http.Response, []byte) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, "/web/app.wasm", nil)
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		rec := httptest.NewRecorder()
+		d.ServeHTTP(rec, req)
+		return rec.Result(), rec.Body.Bytes()
+	}
+	for i, want := range []string{strings.Repeat("\x00asm version one ", 4096), strings.Repeat("\x00asm version two, longer ", 4096)} {
+		if err := os.WriteFile(file, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(file, time.Now(), time.Now().Add(time.Duration(i)*time.Hour)) // a new version, whatever the clock's resolution
+		resp, body := fetch("br, gzip;q=0.9, deflate")
+		if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Content-Type") != "application/wasm" {
+			t.Fatalf("version %d: headers %v", i+1, resp.Header)
+		}
+		if got := resp.Header.Get(wasmLengthHeader); got != strconv.Itoa(len(want)) {
+			t.Errorf("version %d: %s %s, want %d", i+1, wasmLengthHeader, got, len(want))
+		}
+		if len(body) >= len(want)/10 {
+			t.Errorf("version %d: %d gzipped bytes of %d", i+1, len(body), len(want))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(zr)
+		if err != nil || string(raw) != want {
+			t.Fatalf("version %d: gunzipped %d bytes (%v), want the file's %d", i+1, len(raw), err, len(want))
+		}
+		for _, accept := range []string{"", "identity", "gzip;q=0"} {
+			resp, body = fetch(accept)
+			if resp.Header.Get("Content-Encoding") != "" || string(body) != want {
+				t.Errorf("version %d, Accept-Encoding %q: got %q encoding, %d bytes", i+1, accept, resp.Header.Get("Content-Encoding"), len(body))
+			}
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/web/missing.wasm", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	d.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("a missing wasm: status %d", rec.Code)
+	}
 }

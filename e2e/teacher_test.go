@@ -118,6 +118,9 @@ func TestTeacherFaults(t *testing.T) {
 	if !slices.ContainsFunc(liveEvents(t, student), func(e liveEvent) bool { return strings.Contains(e.Text, "killed") }) {
 		t.Errorf("the student's event log does not say its broker was killed: %v", liveEvents(t, student))
 	}
+	pageWait(t, teacher, time.Minute, "the teacher's page shows 2 brokers live", func() bool {
+		return pageData(t, teacher, "#live-member", "live") == "2"
+	})
 	Screenshot(t, teacher, "classroom-teacher-kill")
 	produce(200)
 
