@@ -2,7 +2,9 @@ package ui
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -15,11 +17,13 @@ import (
 // their records, and adds and removes named producers.
 //
 // For the e2e tests: each row is .producer-row with data-name, data-acks,
-// data-generator, data-rate, data-sent, data-acked and data-failed; a
-// named producer's rate field is #producer-rate-<name> (changed on
-// "change"), its remove button #producer-remove-<name>. The add form's
-// fields are #np-name, #np-acks, #np-idempotence, #np-partitioner,
-// #np-generator and #np-rate, its button #np-add, a refusal #np-error.
+// data-retries (as it took effect), data-generator, data-rate, data-sent,
+// data-acked and data-failed; a named producer's rate field is
+// #producer-rate-<name> (changed on "change"), its remove button
+// #producer-remove-<name>. The add form's fields are #np-name, #np-acks,
+// #np-retries (empty for Kafka's default), #np-idempotence,
+// #np-partitioner, #np-generator and #np-rate, its button #np-add, a
+// refusal #np-error.
 type ProducerList struct {
 	app.Compo
 	Lab *lab.Lab
@@ -28,6 +32,7 @@ type ProducerList struct {
 
 	name        string
 	acks        string
+	retries     string // as typed: "" is Kafka's default
 	idempotence client.Idempotence
 	partitioner string
 	generator   string
@@ -40,7 +45,7 @@ var idempotenceChoices = []struct {
 	v     client.Idempotence
 	label string
 }{
-	{client.IdempotenceDefault, "(unset: true if acks=all)"},
+	{client.IdempotenceDefault, "(unset: true if acks=all and retries≠0)"},
 	{client.IdempotenceOn, "true"},
 	{client.IdempotenceOff, "false"},
 }
@@ -65,7 +70,7 @@ func (f *ProducerList) Render() app.UI {
 		app.H2().Text("Producers"),
 		app.Table().Class("producer-table").Body(
 			app.THead().Body(app.Tr().Body(
-				app.Th().Text("client.id"), app.Th().Text("acks"), app.Th().Text("enable.idempotence"),
+				app.Th().Text("client.id"), app.Th().Text("acks"), app.Th().Text("retries"), app.Th().Text("enable.idempotence"),
 				app.Th().Text("partitioner.class"), app.Th().Text("records"), app.Th().Text("rate (records/s)"),
 				app.Th().Text("sent / acked / failed"), app.Th(),
 			)),
@@ -73,8 +78,9 @@ func (f *ProducerList) Render() app.UI {
 		),
 		f.form(len(views)-1),
 		app.If(f.err != "", func() app.UI { return app.P().ID("np-error").Class("error").Text(f.err) }),
-		app.P().Class("hint").Text("retries is Kafka's default, 2147483647, for every producer here: delivery.timeout.ms (120000) bounds them instead. "+
-			"enable.idempotence=true needs acks=all: Kafka refuses the pair otherwise; left unset, it is true only with acks=all. "+
+		app.P().Class("hint").Text("retries defaults to 2147483647 (Integer.MAX_VALUE), so delivery.timeout.ms (120000) bounds the retries instead; "+
+			"with retries=0 a batch fails at its first error: kill a leader and watch the failed count grow (at most once). "+
+			"enable.idempotence=true needs acks=all and retries≠0: Kafka refuses it otherwise; left unset, it is true only with both. "+
 			"Scenario records are keyed by match id or user id, so murmur2 keeps each match's events in one partition, in order."),
 	)
 }
@@ -109,9 +115,10 @@ func (f *ProducerList) row(v lab.ProducerView) app.UI {
 	if n, ok := lab.ProducerNumber(v.ID); ok {
 		name += fmt.Sprintf(" (#%d)", n) // how the event log and the wire name it
 	}
-	return app.Tr().Class("producer-row").DataSet("name", s.Name).DataSet("acks", s.Acks.String()).DataSet("generator", s.Generator).
+	return app.Tr().Class("producer-row").DataSet("name", s.Name).DataSet("acks", s.Acks.String()).DataSet("retries", v.Retries).
+		DataSet("generator", s.Generator).
 		DataSet("rate", s.Rate).DataSet("sent", st.Sent).DataSet("acked", st.Acked).DataSet("failed", st.Failed).Body(
-		app.Td().Class("mono").Text(name), app.Td().Text(s.Acks.String()), app.Td().Text(idem),
+		app.Td().Class("mono").Text(name), app.Td().Text(s.Acks.String()), app.Td().Class("mono").Text(v.Retries), app.Td().Text(idem),
 		app.Td().Text(s.Partitioner), app.Td().Text(generator), app.Td().Body(rate),
 		app.Td().Class("mono").Text(fmt.Sprintf("%d / %d / %d", st.Sent, st.Acked, st.Failed)),
 		app.Td().Body(remove),
@@ -131,6 +138,10 @@ func (f *ProducerList) form(named int) app.UI {
 					c := acksChoices[i]
 					return app.Option().Value(c.value).Selected(c.value == f.acks).Text(c.value)
 				}))),
+		field("retries", "How many times a batch that failed with a retriable error is sent again before the producer gives up; "+
+			"0 gives up at the first error (at most once). Empty is Kafka's default, 2147483647",
+			app.Input().ID("np-retries").Type("number").Min(0).Max(math.MaxInt32).Value(f.retries).
+				Placeholder("default 2147483647").OnInput(str(&f.retries))),
 		field("enable.idempotence", "Producer id and sequence numbers on each batch: a retried batch is written once, in order",
 			app.Select().ID("np-idempotence").OnChange(func(ctx app.Context, e app.Event) {
 				v, _ := strconv.Atoi(ctx.JSSrc().Get("value").String())
@@ -164,8 +175,18 @@ func (f *ProducerList) form(named int) app.UI {
 func (f *ProducerList) add(ctx app.Context, e app.Event) {
 	e.PreventDefault()
 	acks, err := client.ParseAcks(f.acks)
+	retries := 0 // Kafka's default
+	if t := strings.TrimSpace(f.retries); t != "" && err == nil {
+		retries, err = strconv.Atoi(t)
+		switch {
+		case err != nil || retries < 0:
+			err = fmt.Errorf("retries %q: a whole number from 0 to %d", t, math.MaxInt32)
+		case retries == 0:
+			retries = -1 // the spec's spelling of Kafka's retries=0
+		}
+	}
 	if err == nil {
-		err = f.Lab.AddProducer(lab.ProducerSpec{Name: f.name, Acks: acks, Idempotence: f.idempotence,
+		err = f.Lab.AddProducer(lab.ProducerSpec{Name: f.name, Acks: acks, Retries: retries, Idempotence: f.idempotence,
 			Partitioner: f.partitioner, Generator: f.generator, Rate: f.rate})
 	}
 	f.err = errText(err)

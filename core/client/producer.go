@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 
@@ -124,6 +125,7 @@ type ProducerConfig struct {
 	LingerMs          int64 // linger.ms: 5 (Kafka 4.0, KIP-1030); negative for 0
 	BatchSize         int   // batch.size: 16384; negative for 0 (one record per batch)
 	RequestTimeoutMs  int64 // request.timeout.ms: 30000
+	Retries           int   // retries: 2147483647 (Integer.MAX_VALUE); negative for 0
 	RetryBackoffMs    int64 // retry.backoff.ms: 100; negative for 0
 	RetryBackoffMaxMs int64 // retry.backoff.max.ms: 1000 (KIP-580)
 	DeliveryTimeoutMs int64 // delivery.timeout.ms: 120000
@@ -153,6 +155,7 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 	c.LingerMs = orDefault(c.LingerMs, 5)
 	c.BatchSize = orDefault(c.BatchSize, 16384)
 	c.RequestTimeoutMs = orDefault(c.RequestTimeoutMs, defaultRequestTimeoutMs)
+	c.Retries = orDefault(c.Retries, math.MaxInt32)
 	c.RetryBackoffMs = orDefault(c.RetryBackoffMs, defaultRetryBackoffMs)
 	c.RetryBackoffMaxMs = orDefault(c.RetryBackoffMaxMs, defaultRetryBackoffMaxMs)
 	if c.DeliveryTimeoutMs == 0 {
@@ -170,13 +173,12 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 	c.MetadataMaxAgeMs = orDefault(c.MetadataMaxAgeMs, defaultMetadataMaxAgeMs)
 	if c.EnableIdempotence == IdempotenceDefault {
 		// Since KIP-679 an unset enable.idempotence is true, but acks
-		// other than all turns it off rather than failing: "Idempotence
-		// will be disabled because acks is set to 1, not set to 'all'."
-		// (ProducerConfig.postProcessAndValidateIdempotenceConfigs). The
-		// same happens there for retries=0, which has no field here:
-		// retries is always Kafka's default, Integer.MAX_VALUE.
+		// other than all, or retries=0, turns it off rather than failing:
+		// "Idempotence will be disabled because acks is set to 1, not set
+		// to 'all'." / "... because retries is set to 0."
+		// (ProducerConfig.postProcessAndValidateIdempotenceConfigs).
 		c.EnableIdempotence = IdempotenceOn
-		if c.Acks != AcksAll {
+		if c.Acks != AcksAll || c.Retries == 0 {
 			c.EnableIdempotence = IdempotenceOff
 		}
 	}
@@ -194,13 +196,18 @@ func (c ProducerConfig) Validate() error {
 	case d.DeliveryTimeoutMs < d.LingerMs+d.RequestTimeoutMs:
 		// KafkaProducer.configureDeliveryTimeout
 		return fmt.Errorf("delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms")
+	case c.Retries > math.MaxInt32:
+		// retries is a Java int (ConfigDef.Type.INT).
+		return fmt.Errorf("invalid value %d for configuration retries: Not a number of type INT", c.Retries)
 	case c.EnableIdempotence < IdempotenceDefault || c.EnableIdempotence > IdempotenceOff:
 		return fmt.Errorf("invalid value %d for configuration enable.idempotence", int8(c.EnableIdempotence))
 	// ProducerConfig.postProcessAndValidateIdempotenceConfigs (Kafka 4.x):
-	// acks other than all is an error with an explicit
+	// retries=0, then acks other than all, is an error with an explicit
 	// enable.idempotence=true; max.in.flight > 5 is one unless
-	// enable.idempotence=false, even where acks turns idempotence off (3.x
-	// only warned: "in v4.0.0 and onward, this will become an error").
+	// enable.idempotence=false, even where acks or retries turn idempotence
+	// off (3.x only warned: "in v4.0.0 and onward, this will become an error").
+	case c.EnableIdempotence == IdempotenceOn && d.Retries == 0:
+		return fmt.Errorf("must set retries to non-zero when using the idempotent producer")
 	case c.EnableIdempotence == IdempotenceOn && d.Acks != AcksAll:
 		return fmt.Errorf("must set acks to all in order to use the idempotent producer. Otherwise we cannot guarantee idempotence")
 	case c.EnableIdempotence != IdempotenceOff && d.MaxInFlight > maxInFlightForIdempotence:
@@ -891,7 +898,7 @@ func (p *Producer) completeBatch(b *batch, code int16, baseOffset int64) {
 		p.ackBatch(b, -1)
 	case (code == kerr.OutOfOrderSequenceNumber.Code || code == kerr.UnknownProducerID.Code) && b.seq != nil:
 		p.idem.sequenceError(b, code)
-		if p.nc.now < b.createdMs+p.cfg.DeliveryTimeoutMs {
+		if p.canRetry(b) {
 			p.retry(b, code)
 		} else {
 			p.failBatch(b, errName(code))
@@ -900,13 +907,25 @@ func (p *Producer) completeBatch(b *batch, code int16, baseOffset int64) {
 		// The broker's message.max.bytes is smaller than our batch: split
 		// it into batches of batch.size and retry (Sender.completeBatch ->
 		// RecordAccumulator.splitAndReenqueue). The parts keep the original
-		// creation time, so delivery.timeout.ms still counts from it.
+		// creation time, so delivery.timeout.ms still counts from it; the
+		// split is not a retry, so it happens whatever retries says.
 		p.split(b)
-	case retriable(code) && p.nc.now < b.createdMs+p.cfg.DeliveryTimeoutMs:
+	case retriable(code) && p.canRetry(b):
+		// Request timeouts and lost connections come here too, with
+		// REQUEST_TIMED_OUT or NETWORK_EXCEPTION (NetworkClient answers
+		// them as disconnects): they count against retries like any error.
 		p.retry(b, code)
 	default:
 		p.failBatch(b, errName(code))
 	}
+}
+
+// canRetry is Sender.canRetry less the error check, done by the caller: a
+// batch goes back only before its delivery.timeout.ms and while it was
+// re-enqueued fewer than retries times. Otherwise it fails with the last
+// error, which is what the application's callback sees.
+func (p *Producer) canRetry(b *batch) bool {
+	return p.nc.now < b.createdMs+p.cfg.DeliveryTimeoutMs && b.attempts < p.cfg.Retries
 }
 
 // retry puts a batch back for another attempt after the retry backoff

@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -326,7 +327,9 @@ func TestProducerSplitsOnMessageTooLarge(t *testing.T) {
 	f := newFakeCluster(1)
 	f.addTopic("t", 1)
 	f.produceErrs[tp{"t", 0}] = []int16{kerr.MessageTooLarge.Code}
-	p, h := newProducer(t, f, ProducerConfig{BatchSize: 300})
+	// retries=0 does not stop the split: it is not a retry
+	// (Sender.completeBatch splits before canRetry is asked).
+	p, h := newProducer(t, f, ProducerConfig{BatchSize: 300, Retries: -1})
 	for i := range 6 {
 		p.Send(Record{Topic: "t", Partition: 0, Value: []byte(fmt.Sprint(i))})
 	}
@@ -415,7 +418,9 @@ func TestProducerDeliveryTimeout(t *testing.T) {
 		t.Fatalf("error %q", e)
 	}
 	retries := eventsOf[core.ProduceRetried](h)
-	// Backoff grows to retry.backoff.max.ms (1000 +-20%, capped at 1000).
+	// With the default retries (Integer.MAX_VALUE) only delivery.timeout.ms
+	// stops them. Backoff grows to retry.backoff.max.ms (1000 +-20%,
+	// capped at 1000).
 	if n := len(retries); n < 110 || n > 150 {
 		t.Fatalf("%d retries in 120 s", n)
 	}
@@ -508,7 +513,7 @@ func TestProducerMaxInFlightOneMutesPartition(t *testing.T) {
 func TestProducerConfigDefaults(t *testing.T) {
 	c := ProducerConfig{Bootstrap: []core.NodeID{1}}.withDefaults()
 	if c.Acks != AcksAll || c.LingerMs != 5 || c.BatchSize != 16384 || c.RequestTimeoutMs != 30000 ||
-		c.RetryBackoffMs != 100 || c.DeliveryTimeoutMs != 120000 || c.MaxRequestSize != 1048576 || c.MaxInFlight != 5 {
+		c.RetryBackoffMs != 100 || c.Retries != math.MaxInt32 || c.DeliveryTimeoutMs != 120000 || c.MaxRequestSize != 1048576 || c.MaxInFlight != 5 {
 		t.Fatalf("defaults %+v", c)
 	}
 	if c := (ProducerConfig{LingerMs: -1, BatchSize: -1}).withDefaults(); c.LingerMs != 0 || c.BatchSize != 0 {
@@ -519,5 +524,138 @@ func TestProducerConfigDefaults(t *testing.T) {
 	}
 	if err := (ProducerConfig{Bootstrap: []core.NodeID{1}, Acks: 2}).Validate(); err == nil {
 		t.Fatal("acks=2 accepted")
+	}
+}
+
+// retries=0: the first retriable error fails the batch (Sender.canRetry:
+// attempts() < retries), and the application hears that error.
+func TestProducerRetriesZeroFailsAtOnce(t *testing.T) {
+	f := newFakeCluster(1)
+	f.addTopic("t", 1)
+	f.produceErrs[tp{"t", 0}] = []int16{kerr.NotLeaderForPartition.Code}
+	p, h := newProducer(t, f, ProducerConfig{Retries: -1})
+	if c := p.Config(); c.Retries != 0 || c.EnableIdempotence != IdempotenceOff {
+		t.Fatalf("retries %d, enable.idempotence %v; want 0 and off", c.Retries, c.EnableIdempotence)
+	}
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("a")})
+	h.advance(1000)
+	fails := eventsOf[core.ProduceFailed](h)
+	if len(fails) != 1 || fails[0].Error != "NOT_LEADER_OR_FOLLOWER" || string(fails[0].Value) != "a" {
+		t.Fatalf("failures %+v", fails)
+	}
+	if r := eventsOf[core.ProduceRetried](h); len(r) != 0 || len(requests[*kmsg.ProduceRequest](h)) != 1 {
+		t.Fatalf("retried with retries=0: %+v", r)
+	}
+	// The producer goes on: the next record is delivered.
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("b")})
+	h.advance(1000)
+	if s := p.Stats(); s.Retries != 0 || s.Failed != 1 || s.Acked != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// retries=2: two retries, then the third error fails the batch with it.
+func TestProducerRetriesLimit(t *testing.T) {
+	f := newFakeCluster(1)
+	f.addTopic("t", 1)
+	f.produceErrs[tp{"t", 0}] = []int16{kerr.NotEnoughReplicas.Code, kerr.NotEnoughReplicas.Code, kerr.NotEnoughReplicas.Code}
+	p, h := newProducer(t, f, ProducerConfig{Retries: 2})
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("a")})
+	h.advance(2000)
+	var errs []string
+	for _, r := range eventsOf[core.ProduceRetried](h) {
+		errs = append(errs, fmt.Sprintf("%s#%d", r.Error, r.Attempt))
+	}
+	if strings.Join(errs, ",") != "NOT_ENOUGH_REPLICAS#1,NOT_ENOUGH_REPLICAS#2" {
+		t.Fatalf("retries %v", errs)
+	}
+	if fails := eventsOf[core.ProduceFailed](h); len(fails) != 1 || fails[0].Error != "NOT_ENOUGH_REPLICAS" {
+		t.Fatalf("failures %+v", fails)
+	}
+	if n := len(requests[*kmsg.ProduceRequest](h)); n != 3 {
+		t.Fatalf("%d produce requests, want 3", n)
+	}
+}
+
+// A request that times out closes the connection and fails with
+// REQUEST_TIMED_OUT: with retries=0 that is the end of the batch, although
+// the broker wrote it (at-most-once).
+func TestProducerRetriesZeroRequestTimeout(t *testing.T) {
+	f := newFakeCluster(1)
+	f.addTopic("t", 1)
+	p, h := newProducer(t, f, ProducerConfig{Retries: -1})
+	h.intercept = func(env core.Envelope) (kmsg.Response, bool) {
+		if _, ok := env.Request.(*kmsg.ProduceRequest); ok {
+			f.answer(env) // written, but the answer is lost
+			return nil, true
+		}
+		return nil, false
+	}
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("a")})
+	h.advance(32000)
+	if fails := eventsOf[core.ProduceFailed](h); len(fails) != 1 || fails[0].Error != "REQUEST_TIMED_OUT" {
+		t.Fatalf("failures %+v", fails)
+	}
+	if len(eventsOf[core.ProduceRetried](h)) != 0 || len(requests[*kmsg.ProduceRequest](h)) != 1 {
+		t.Fatal("retried with retries=0")
+	}
+}
+
+// The idempotent producer's sequence errors count against retries too
+// (Sender.canRetry checks attempts before TransactionManager.canRetry).
+func TestProducerRetriesLimitSequenceErrors(t *testing.T) {
+	f := newFakeCluster(1)
+	f.supportIdempotence()
+	f.addTopic("t", 1)
+	f.produceErrs[tp{"t", 0}] = []int16{kerr.OutOfOrderSequenceNumber.Code, kerr.OutOfOrderSequenceNumber.Code}
+	p, h := newProducer(t, f, ProducerConfig{Retries: 1, EnableIdempotence: IdempotenceOn})
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("a")})
+	h.advance(2000)
+	if r := eventsOf[core.ProduceRetried](h); len(r) != 1 || r[0].Error != "OUT_OF_ORDER_SEQUENCE_NUMBER" {
+		t.Fatalf("retries %+v", r)
+	}
+	if fails := eventsOf[core.ProduceFailed](h); len(fails) != 1 || fails[0].Error != "OUT_OF_ORDER_SEQUENCE_NUMBER" {
+		t.Fatalf("failures %+v", fails)
+	}
+}
+
+// Kafka's retries rules for enable.idempotence
+// (ProducerConfig.postProcessAndValidateIdempotenceConfigs).
+func TestProducerRetriesConfig(t *testing.T) {
+	boot := []core.NodeID{1}
+	for _, c := range []struct {
+		cfg         ProducerConfig
+		wantRetries int
+		want        Idempotence
+		wantErr     string
+	}{
+		{ProducerConfig{}, math.MaxInt32, IdempotenceOn, ""},
+		{ProducerConfig{Retries: 3}, 3, IdempotenceOn, ""},
+		// Unset enable.idempotence with retries=0: silently off.
+		{ProducerConfig{Retries: -1}, 0, IdempotenceOff, ""},
+		{ProducerConfig{Retries: -1, EnableIdempotence: IdempotenceOff}, 0, IdempotenceOff, ""},
+		// Explicitly on: ConfigException, checked before acks.
+		{ProducerConfig{Retries: -1, EnableIdempotence: IdempotenceOn}, 0, 0, "must set retries to non-zero when using the idempotent producer"},
+		{ProducerConfig{Retries: -1, EnableIdempotence: IdempotenceOn, Acks: AcksLeader}, 0, 0, "must set retries to non-zero"},
+		// max.in.flight > 5 is still refused: retries=0 turns idempotence
+		// off only after the checks.
+		{ProducerConfig{Retries: -1, MaxInFlight: 6}, 0, 0, "must be set to at most 5"},
+		{ProducerConfig{Retries: math.MaxInt32 + 1}, 0, 0, "invalid value 2147483648 for configuration retries"},
+	} {
+		c.cfg.Bootstrap = boot
+		err := c.cfg.Validate()
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%+v: error %v, want %q", c.cfg, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%+v: %v", c.cfg, err)
+			continue
+		}
+		if d := c.cfg.withDefaults(); d.Retries != c.wantRetries || d.EnableIdempotence != c.want {
+			t.Errorf("%+v: retries %d, enable.idempotence %v; want %d, %v", c.cfg, d.Retries, d.EnableIdempotence, c.wantRetries, c.want)
+		}
 	}
 }

@@ -103,7 +103,11 @@ func (a Action) String() string {
 		return fmt.Sprintf("partition brokers %v from the others", brokerMask(a.N))
 	case ActAddProducer:
 		s := a.Producer
-		return fmt.Sprintf("add producer %q (acks=%s, %s, %s at %d/s)", s.Name, s.Acks, s.Partitioner, s.Generator, s.Rate)
+		retries := ""
+		if s.Retries != 0 {
+			retries = fmt.Sprintf(", retries=%d", max(s.Retries, 0))
+		}
+		return fmt.Sprintf("add producer %q (acks=%s%s, %s, %s at %d/s)", s.Name, s.Acks, retries, s.Partitioner, s.Generator, s.Rate)
 	case ActRemoveProducer:
 		return fmt.Sprintf("remove producer %q", a.Text)
 	case ActSetRate:

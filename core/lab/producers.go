@@ -57,7 +57,8 @@ const (
 type ProducerSpec struct {
 	Name        string             // client.id
 	Acks        client.Acks        // acks (0: all)
-	Idempotence client.Idempotence // enable.idempotence (unset: true, or false with acks≠all)
+	Idempotence client.Idempotence // enable.idempotence (unset: true, or false with acks≠all or retries=0)
+	Retries     int                // retries (0: 2147483647; negative for 0, as in client.ProducerConfig)
 	Partitioner string             // partitioner.class: one of Strategies ("": default)
 	Generator   string             // one of Generators ("": manual)
 	Rate        int64              // records per virtual second (a scenario's; 0 pauses it)
@@ -66,6 +67,9 @@ type ProducerSpec struct {
 func (s ProducerSpec) withDefaults() ProducerSpec {
 	if s.Acks == 0 {
 		s.Acks = client.AcksAll
+	}
+	if s.Retries < 0 {
+		s.Retries = -1 // one spelling of retries=0, for the action log
 	}
 	if s.Partitioner == "" {
 		s.Partitioner = StrategyDefault
@@ -96,7 +100,8 @@ type producers struct {
 }
 
 // AddProducer starts a named producer. A configuration Kafka refuses
-// (enable.idempotence=true with acks≠all) is refused with Kafka's message.
+// (enable.idempotence=true with acks≠all or retries=0) is refused with
+// Kafka's message.
 func (l *Lab) AddProducer(s ProducerSpec) error {
 	s = s.withDefaults()
 	if err := l.checkSpec(s); err != nil {
@@ -104,7 +109,7 @@ func (l *Lab) AddProducer(s ProducerSpec) error {
 	}
 	id := ProducerIDBase + core.NodeID(l.prods.next+1)
 	cfg := client.ProducerConfig{ID: id, ClientID: s.Name, Bootstrap: l.ids, Acks: s.Acks, EnableIdempotence: s.Idempotence,
-		RequestTimeoutMs: l.cfg.ClientRequestTimeoutMs, Partitioner: strategyPartitioner(s.Partitioner)}
+		Retries: s.Retries, RequestTimeoutMs: l.cfg.ClientRequestTimeoutMs, Partitioner: strategyPartitioner(s.Partitioner)}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
@@ -292,7 +297,9 @@ type ProducerView struct {
 	Default bool
 	// Idempotent is enable.idempotence as it took effect.
 	Idempotent bool
-	Stats      client.ProducerStats
+	// Retries is retries as it took effect: 2147483647 unless set.
+	Retries int
+	Stats   client.ProducerStats
 }
 
 // Producers lists the default producer, then the named ones in the order
@@ -300,10 +307,10 @@ type ProducerView struct {
 func (l *Lab) Producers() []ProducerView {
 	d := l.Producer.Config()
 	out := []ProducerView{{Spec: ProducerSpec{Name: DefaultProducerName, Acks: d.Acks, Partitioner: l.strategy, Generator: GenManual},
-		ID: d.ID, Default: true, Idempotent: d.EnableIdempotence == client.IdempotenceOn, Stats: l.Producer.Stats()}}
+		ID: d.ID, Default: true, Idempotent: d.EnableIdempotence == client.IdempotenceOn, Retries: d.Retries, Stats: l.Producer.Stats()}}
 	for _, n := range l.prods.list {
 		c := n.p.Config()
-		out = append(out, ProducerView{Spec: n.spec, ID: c.ID, Idempotent: c.EnableIdempotence == client.IdempotenceOn, Stats: n.p.Stats()})
+		out = append(out, ProducerView{Spec: n.spec, ID: c.ID, Idempotent: c.EnableIdempotence == client.IdempotenceOn, Retries: c.Retries, Stats: n.p.Stats()})
 	}
 	return out
 }

@@ -2,9 +2,11 @@ package lab
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
+	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/client"
 )
 
@@ -76,6 +78,13 @@ func TestAddProducerRefusals(t *testing.T) {
 	if err := l.AddProducer(ProducerSpec{Name: "x", Acks: client.AcksLeader, Idempotence: client.IdempotenceOn}); err == nil ||
 		!strings.Contains(err.Error(), "must set acks to all") {
 		t.Errorf("idempotence with acks=1: %v, want Kafka's message", err)
+	}
+	if err := l.AddProducer(ProducerSpec{Name: "x", Idempotence: client.IdempotenceOn, Retries: -1}); err == nil ||
+		!strings.Contains(err.Error(), "must set retries to non-zero") {
+		t.Errorf("idempotence with retries=0: %v, want Kafka's message", err)
+	}
+	if err := l.AddProducer(ProducerSpec{Name: "x", Retries: math.MaxInt32 + 1}); err == nil {
+		t.Error("retries past a Java int accepted")
 	}
 	if err := l.AddProducer(ProducerSpec{Name: "x"}); err != nil {
 		t.Fatal(err)
@@ -177,14 +186,14 @@ func TestReplayWithProducers(t *testing.T) {
 		}
 	}
 	must(l.AddProducer(ProducerSpec{Name: "matches", Generator: GenMatchEvents, Rate: 7, Acks: client.AcksLeader}))
-	must(l.AddProducer(ProducerSpec{Name: "typed", Partitioner: StrategyRoundRobin, Idempotence: client.IdempotenceOff}))
+	must(l.AddProducer(ProducerSpec{Name: "typed", Partitioner: StrategyRoundRobin, Idempotence: client.IdempotenceOff, Retries: 3}))
 	play(l, 1500)
 	l.ProduceTo("typed", nil, []byte("hello"))
 	l.Produce([]byte("k"), []byte("v"))
 	play(l, 1500)
 	l.SetRate("matches", 30)
 	play(l, 1000)
-	must(l.AddProducer(ProducerSpec{Name: "clicks", Generator: GenClickstream, Rate: 3}))
+	must(l.AddProducer(ProducerSpec{Name: "clicks", Generator: GenClickstream, Rate: 3, Retries: -5}))
 	play(l, 1000)
 	l.RemoveProducer("matches")
 	play(l, 2000)
@@ -220,6 +229,7 @@ func TestDecodeRefusesBadProducers(t *testing.T) {
 		func(a *Action) { a.Producer.Rate = MaxRate + 1 },
 		func(a *Action) { a.Producer.Acks = 7 },
 		func(a *Action) { a.Producer.Idempotence = 9 },
+		func(a *Action) { a.Producer.Retries = math.MaxInt32 + 1 },
 	} {
 		s := good
 		s.Actions = []Action{good.Actions[0]}
@@ -227,5 +237,41 @@ func TestDecodeRefusesBadProducers(t *testing.T) {
 		if _, err := DecodeSession(s.Encode()); err == nil {
 			t.Errorf("%+v decoded", s.Actions[0].Producer)
 		}
+	}
+}
+
+// retries=0 makes a producer at-most-once: when the leader it writes to
+// dies, the batches in flight fail with the first error instead of going
+// to the new leader, while a producer with Kafka's default retries loses
+// nothing. retries=0 also turns an unset enable.idempotence off.
+func TestProducerRetriesZeroLosesUnderFaults(t *testing.T) {
+	l := New(pageConfig)
+	for _, s := range []ProducerSpec{
+		{Name: "once", Generator: GenMatchEvents, Rate: 50, Retries: -1},
+		{Name: "always", Generator: GenMatchEvents, Rate: 50},
+	} {
+		if err := l.AddProducer(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	play(l, 3000)
+	leader, _ := l.Leader(0)
+	l.KillBroker(core.NodeID(leader))
+	play(l, 30000)
+	once, always := producerView(t, l, "once"), producerView(t, l, "always")
+	if once.Retries != 0 || once.Idempotent || once.Spec.Retries != -1 {
+		t.Errorf("once: retries %d, idempotent %v, spec %d; want 0, false, -1", once.Retries, once.Idempotent, once.Spec.Retries)
+	}
+	if always.Retries != math.MaxInt32 || !always.Idempotent {
+		t.Errorf("always: retries %d, idempotent %v; want 2147483647, true", always.Retries, always.Idempotent)
+	}
+	if s := once.Stats; s.Failed == 0 || s.Retries != 0 || s.Acked == 0 {
+		t.Errorf("retries=0: %+v, want some failed, none retried", s)
+	}
+	if s := always.Stats; s.Failed != 0 || s.Retries == 0 {
+		t.Errorf("default retries: %+v, want retried and none failed", s)
+	}
+	if got := l.Actions()[0].String(); !strings.Contains(got, "retries=0") {
+		t.Errorf("action %q does not name retries=0", got)
 	}
 }

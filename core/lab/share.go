@@ -101,7 +101,12 @@ func (s Session) Encode() string {
 			p := a.Producer
 			b = appendString(b, p.Name)
 			b = binary.AppendVarint(b, int64(p.Acks))
-			b = append(b, byte(p.Idempotence))
+			if p.Retries != 0 {
+				b = append(b, byte(p.Idempotence)|producerRetriesSet)
+				b = binary.AppendVarint(b, int64(max(p.Retries, -1)))
+			} else {
+				b = append(b, byte(p.Idempotence))
+			}
 			b = appendString(b, p.Partitioner)
 			b = appendString(b, p.Generator)
 			b = binary.AppendUvarint(b, uint64(max(p.Rate, 0)))
@@ -128,6 +133,12 @@ const (
 	flagNoWarmup = 1 << iota
 	flagUnclean
 )
+
+// producerRetriesSet in an added producer's enable.idempotence byte (0 to
+// 2 in the first links) says that retries follows as a varint: a producer
+// with Kafka's default retries encodes as before, so old links read the
+// same and need no new version.
+const producerRetriesSet = 0x80
 
 func configFlags(c Config) byte {
 	var f byte
@@ -253,8 +264,18 @@ func DecodeSession(text string) (Session, error) {
 			if p.Acks = client.Acks(r.varint()); r.err == nil && !validAcks(int64(p.Acks)) {
 				r.fail(fmt.Sprintf("acks %d", p.Acks))
 			}
-			if p.Idempotence = client.Idempotence(r.byte()); p.Idempotence > client.IdempotenceOff {
+			idem := r.byte()
+			if p.Idempotence = client.Idempotence(idem &^ producerRetriesSet); p.Idempotence > client.IdempotenceOff {
 				r.fail("unknown enable.idempotence")
+			}
+			if idem&producerRetriesSet != 0 {
+				// -1 is retries=0 (ProducerSpec.withDefaults); 0, the
+				// default, is never written here.
+				n := r.varint()
+				if r.err == nil && (n < -1 || n == 0 || n > math.MaxInt32) {
+					r.fail(fmt.Sprintf("retries %d", n))
+				}
+				p.Retries = int(n)
 			}
 			if p.Partitioner = r.text("partitioner"); r.err == nil && !slices.Contains(Strategies, p.Partitioner) {
 				r.fail(fmt.Sprintf("unknown partitioner %q", p.Partitioner))

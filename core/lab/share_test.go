@@ -25,6 +25,12 @@ func sampleSession() Session {
 			ProcessingDelayMs: 50, SessionTimeoutMs: 45000, Members: 2}},
 		{At: at + 40, Kind: ActAddMember, Text: "g"},
 		{At: at + 41, Kind: ActCrashMember, Node: MemberIDBase + 1},
+		{At: at + 45, Kind: ActAddProducer, Producer: ProducerSpec{Name: "once", Acks: client.AcksAll, Retries: -1,
+			Partitioner: StrategyDefault, Generator: GenManual}},
+		{At: at + 45, Kind: ActAddProducer, Producer: ProducerSpec{Name: "few", Acks: client.AcksLeader, Retries: 7,
+			Idempotence: client.IdempotenceOff, Partitioner: StrategyRoundRobin, Generator: GenClickstream, Rate: 3}},
+		{At: at + 45, Kind: ActAddProducer, Producer: ProducerSpec{Name: "dflt", Acks: client.AcksAll,
+			Idempotence: client.IdempotenceOn, Partitioner: StrategyDefault, Generator: GenManual}},
 		{At: at + 50, Kind: ActSkip, N: 7 * 24 * 3600 * 1000},
 	}}
 }
@@ -101,4 +107,25 @@ func FuzzDecodeSession(f *testing.F) {
 			t.Fatalf("round trip changed the session:\n %+v\n %+v", again, s)
 		}
 	})
+}
+
+// A link written before retries was a producer setting still reads the
+// same: a producer with Kafka's default retries encodes as it did then.
+func TestSessionProducerLinkBeforeRetries(t *testing.T) {
+	const old = "AQMDBgMCAAD0A6wCsOoBBmV2ZW50cwAKAQUUAXACAgdkZWZhdWx0Bm1hbnVhbAA"
+	s, err := DecodeSession(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ProducerSpec{Name: "p", Acks: client.AcksLeader, Idempotence: client.IdempotenceOff, Partitioner: StrategyDefault, Generator: GenManual}
+	if len(s.Actions) != 1 || s.Actions[0].Producer != want {
+		t.Fatalf("actions %+v, want one adding %+v", s.Actions, want)
+	}
+	if got := s.Encode(); got != old {
+		t.Errorf("re-encoded as %s", got)
+	}
+	s.Actions[0].Producer.Retries = -1
+	if got, err := DecodeSession(s.Encode()); err != nil || got.Actions[0].Producer.Retries != -1 {
+		t.Errorf("retries=0 round trip: %+v, %v", got.Actions, err)
+	}
 }
