@@ -14,6 +14,8 @@
 //	response: from int32, to int32, api key int16, api version int16,
 //	          Kafka response frame (size, header v0/v1, body)
 //	raft:     from int32, to int32, the raft message bytes (the rest)
+//	state:    what the sending member shares of its broker for the other
+//	          members' pages (p2p/gossip), opaque here (the rest)
 //
 // Strings are int16 length + bytes. Kafka frames are core/wire's, size
 // included, so an envelope is a Kafka frame with its route in front; a
@@ -38,7 +40,7 @@ import (
 
 // Version is the peer protocol version a hello carries; peers refuse a
 // hello of another version.
-const Version = 1
+const Version = 2 // 2: the state frame
 
 // DefaultMaxFrame bounds a frame's size (after the size prefix): a Fetch
 // response may hold fetch.max.bytes (50 MiB by default) of records.
@@ -54,7 +56,11 @@ const (
 	KindRequest  Kind = 4
 	KindResponse Kind = 5
 	KindRaft     Kind = 6
+	KindState    Kind = 7
 )
+
+// MaxState bounds a state frame's payload.
+const MaxState = 256 << 10
 
 func (k Kind) String() string {
 	switch k {
@@ -70,6 +76,8 @@ func (k Kind) String() string {
 		return "response"
 	case KindRaft:
 		return "raft"
+	case KindState:
+		return "state"
 	}
 	return fmt.Sprintf("kind(%d)", byte(k))
 }
@@ -81,13 +89,14 @@ type Hello struct {
 	Cluster string
 }
 
-// Frame is a decoded frame: Envelope for the envelope kinds, Hello or
-// Reason for those two.
+// Frame is a decoded frame: Envelope for the envelope kinds, Hello,
+// Reason or State for those.
 type Frame struct {
 	Kind     Kind
 	Envelope core.Envelope
 	Hello    Hello
 	Reason   string
+	State    []byte // aliases the decoded bytes
 }
 
 // Errors, matched with errors.Is.
@@ -129,6 +138,17 @@ func AppendRefuse(dst []byte, reason string) []byte {
 	dst = append(dst, 0, 0, 0, 0, byte(KindRefuse))
 	dst = appendString(dst, reason)
 	return finish(dst, start)
+}
+
+// AppendState appends a state frame carrying payload (at most MaxState
+// bytes).
+func AppendState(dst, payload []byte) ([]byte, error) {
+	if len(payload) > MaxState {
+		return dst, fmt.Errorf("%w: %d-byte state, the limit is %d", ErrEncode, len(payload), MaxState)
+	}
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, byte(KindState))
+	return finish(append(dst, payload...), start), nil
 }
 
 // AppendEnvelope appends env's frame. It fails, leaving dst as it was, for
@@ -212,6 +232,12 @@ func Decode(b []byte) (Frame, error) {
 			return f, fmt.Errorf("%w: refusal reason", ErrMalformed)
 		}
 		f.Reason = s
+		return f, nil
+	case KindState:
+		if len(b) > MaxState {
+			return f, fmt.Errorf("%w: %d-byte state, the limit is %d", ErrMalformed, len(b), MaxState)
+		}
+		f.State = b[:len(b):len(b)]
 		return f, nil
 	case KindRequest, KindResponse, KindRaft:
 	default:

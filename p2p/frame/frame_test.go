@@ -101,10 +101,27 @@ func TestDecodeErrors(t *testing.T) {
 		"trailing":        append(slices.Clone(good), 0),
 		"response key":    {byte(frame.KindResponse), 0, 0, 0, 1, 0, 0, 0, 2, 0x7f},
 		"unknown api":     {byte(frame.KindResponse), 0, 0, 0, 1, 0, 0, 0, 2, 0x7f, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 1},
+		"state too large": append([]byte{byte(frame.KindState)}, make([]byte, frame.MaxState+1)...),
 	} {
 		if _, err := frame.Decode(b); !errors.Is(err, frame.ErrMalformed) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	for _, payload := range [][]byte{{}, []byte(`{"id":2}`), make([]byte, frame.MaxState)} {
+		b, err := frame.AppendState([]byte("x"), payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := frame.Decode(b[5:])
+		if err != nil || f.Kind != frame.KindState || !bytes.Equal(f.State, payload) {
+			t.Fatalf("%d bytes: %v %v %d", len(payload), f.Kind, err, len(f.State))
+		}
+	}
+	if b, err := frame.AppendState([]byte("x"), make([]byte, frame.MaxState+1)); !errors.Is(err, frame.ErrEncode) || string(b) != "x" {
+		t.Errorf("an oversize state: %q, %v", b[:min(len(b), 8)], err)
 	}
 }
 

@@ -158,6 +158,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(hello[4:])
 	f.Add(frame.AppendRefuse(nil, "no")[4:])
 	f.Add(frame.AppendAccept(nil)[4:])
+	state, _ := frame.AppendState(nil, []byte(`{"broker":1}`))
+	f.Add(state[4:])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if spinFilter(b) {
@@ -172,6 +174,12 @@ func FuzzDecode(f *testing.F) {
 		}
 		switch dec.Kind {
 		case frame.KindHello, frame.KindAccept, frame.KindRefuse:
+			return
+		case frame.KindState:
+			enc, err := frame.AppendState(nil, dec.State)
+			if err != nil || !bytes.Equal(enc[4:], b) {
+				t.Fatalf("state re-encodes as %x (%v), want %x", enc, err, b)
+			}
 			return
 		}
 		if dec.Envelope.Request != nil && dec.Envelope.Request.Key() == 7 && dec.Envelope.Request.GetVersion() == 0 {

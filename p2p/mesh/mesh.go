@@ -58,6 +58,10 @@ type Config struct {
 	// changes of peers. It runs on the machines' and the transport's
 	// goroutines: it must not block or call the Member.
 	Events func(Event)
+	// PeerState, if set, gets what a peer shares of its broker
+	// (ShareState; p2p/gossip encodes it), on that peer's reader
+	// goroutine: it must not block or call the Member.
+	PeerState func(from core.NodeID, b []byte)
 	// Reopen, if set, opens the broker again from its storage, to restart
 	// it after SetFaults killed it.
 	Reopen func() (core.Machine, error)
@@ -129,13 +133,24 @@ func Start(cfg Config, broker core.Machine, store storage.Store) (*Member, error
 	if cfg.Events == nil {
 		cfg.Events = func(Event) {}
 	}
+	if cfg.PeerState == nil {
+		cfg.PeerState = func(core.NodeID, []byte) {}
+	}
 	m := &Member{cfg: cfg, store: store, done: make(chan struct{}), up: map[core.NodeID]bool{}, clients: map[core.NodeID]*Client{}, routes: map[core.NodeID]core.NodeID{}}
 	m.host = host.Start(broker, store, host.Options{Logf: cfg.Logf, Events: m.events(cfg.ID)})
 	go m.watch(m.host)
 	tr, err := rtc.New(rtc.Config{
 		ID: cfg.ID, Cluster: cfg.Cluster, Signaler: cfg.Signaler,
-		AllowPeer:  m.isBroker,
-		Receive:    m.receive,
+		AllowPeer: m.isBroker,
+		Receive:   m.receive,
+		ReceiveState: func(from core.NodeID, b []byte) {
+			m.mu.Lock()
+			cut := m.blocked[from]
+			m.mu.Unlock()
+			if !cut {
+				m.cfg.PeerState(from, b)
+			}
+		},
 		PeerUp:     func(id core.NodeID) { m.setUp(id, true, nil) },
 		PeerDown:   func(id core.NodeID, err error) { m.setUp(id, false, err) },
 		ICEServers: cfg.ICEServers,
@@ -371,6 +386,23 @@ func (m *Member) setUp(id core.NodeID, up bool, err error) {
 	m.up[id] = up
 	m.mu.Unlock()
 	m.cfg.Events(Event{Node: id, PeerUp: up, PeerDown: !up, Err: err})
+}
+
+// ShareState sends b (what this member shares of its broker) to every
+// connected peer not cut off from it. Best effort, as gossip is.
+func (m *Member) ShareState(b []byte) {
+	m.mu.Lock()
+	tr := m.tr
+	var to []core.NodeID
+	for id, up := range m.up {
+		if up && !m.blocked[id] {
+			to = append(to, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range to {
+		_ = tr.SendState(id, b)
+	}
 }
 
 // send hands env to broker b's member. Failures drop it, as a lossy

@@ -278,6 +278,8 @@ func (p *peer) handleFrame(st *readState, b []byte) {
 	case f.Kind == frame.KindAccept && !st.accepted:
 		st.accepted = true
 		p.maybeUp(st)
+	case f.Kind == frame.KindState && st.up:
+		t.cfg.ReceiveState(p.id, f.State)
 	case f.Kind >= frame.KindRequest && st.up: // an envelope
 		t.cfg.Receive(p.id, f.Envelope)
 	default:

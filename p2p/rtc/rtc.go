@@ -75,6 +75,9 @@ type Config struct {
 	// that peer (natively up to the sender, through the data channel's flow
 	// control). It must not call Close.
 	Receive func(from core.NodeID, env core.Envelope)
+	// ReceiveState gets the state frames a peer sends (SendState), on the
+	// same goroutine as Receive; b is the peer's payload.
+	ReceiveState func(from core.NodeID, b []byte)
 	// PeerUp says that Send(id, ...) now reaches id.
 	PeerUp func(id core.NodeID)
 	// PeerDown says that the connection to id is gone, or that an attempt
@@ -147,6 +150,9 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.Receive == nil {
 		cfg.Receive = func(core.NodeID, core.Envelope) {}
 	}
+	if cfg.ReceiveState == nil {
+		cfg.ReceiveState = func(core.NodeID, []byte) {}
+	}
 	hello, err := frame.AppendHello(nil, frame.Hello{ID: cfg.ID, Cluster: cfg.Cluster})
 	if err != nil {
 		return nil, err
@@ -202,6 +208,25 @@ func (t *Transport) Send(peer core.NodeID, env core.Envelope) error {
 	}
 	if len(b)-4 > t.cfg.MaxFrame {
 		return fmt.Errorf("%w: %v is %d bytes > %d", frame.ErrFrameTooLarge, env, len(b)-4, t.cfg.MaxFrame)
+	}
+	if !p.out.push(b) {
+		return fmt.Errorf("%w (%d)", ErrSendQueueFull, peer)
+	}
+	return nil
+}
+
+// SendState queues a state frame (what this member shares of its broker)
+// for peer, as Send queues an envelope.
+func (t *Transport) SendState(peer core.NodeID, payload []byte) error {
+	t.upMu.RLock()
+	p := t.up[peer]
+	t.upMu.RUnlock()
+	if p == nil {
+		return fmt.Errorf("%w: %d", ErrNotConnected, peer)
+	}
+	b, err := frame.AppendState(nil, payload)
+	if err != nil {
+		return err
 	}
 	if !p.out.push(b) {
 		return fmt.Errorf("%w (%d)", ErrSendQueueFull, peer)

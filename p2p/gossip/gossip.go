@@ -1,0 +1,175 @@
+// Package gossip is what each member of a live cluster shares of its broker
+// with the other members, every second, so that every tab can draw every
+// broker — the offsets of its replicas, how it sees itself, the clients run
+// beside it — and not only what its own broker's metadata says.
+//
+// Kafka has no such protocol: a follower's log end offset is known to its
+// leader (from the follower's fetches) and to metrics, not to clients. So
+// this travels beside the Kafka traffic, in the peer protocol's state frames
+// (p2p/frame), and changes nothing in the cluster: it is what a monitoring
+// dashboard scraping every broker would show.
+package gossip
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/core/server"
+	"github.com/streamlab/streamlab/p2p/frame"
+	"github.com/streamlab/streamlab/p2p/mesh"
+)
+
+// State is one broker as its member last shared it.
+type State struct {
+	Broker core.NodeID `json:"broker"`
+	Time   int64       `json:"time"` // Unix ms on the sender's clock
+	// Killed: the broker is stopped (a classroom teacher killed it);
+	// nothing else is set.
+	Killed      bool      `json:"killed,omitempty"`
+	BrokerEpoch int64     `json:"brokerEpoch"` // -1: not registered
+	Fenced      bool      `json:"fenced"`
+	Replicas    []Replica `json:"replicas"`
+	Producer    *Producer `json:"producer,omitempty"`
+	Consumer    *Consumer `json:"consumer,omitempty"`
+}
+
+// Replica is one partition's log on the broker.
+type Replica struct {
+	Topic       string `json:"topic"`
+	Partition   int32  `json:"partition"`
+	Leader      bool   `json:"leader"` // the broker leads it (as it believes)
+	LeaderEpoch int32  `json:"leaderEpoch"`
+	LogStart    int64  `json:"logStart"`
+	HW          int64  `json:"hw"`
+	LEO         int64  `json:"leo"`
+}
+
+// Producer is the producer run beside the broker (a tab's), if any.
+type Producer struct {
+	Sent   int `json:"sent"`
+	Acked  int `json:"acked"`
+	Failed int `json:"failed"`
+}
+
+// Consumer is the consumer group member run beside the broker, if any.
+type Consumer struct {
+	Group      string  `json:"group"`
+	Topic      string  `json:"topic"`
+	Read       int     `json:"read"`
+	Assignment []int32 `json:"assignment"`
+}
+
+// Bounds a decoded state must keep: a peer's page must not draw without
+// end, whatever it is sent.
+const (
+	maxReplicas   = 4096
+	maxName       = 249 // Kafka's longest topic name; group ids kept to it too
+	maxAssignment = 4096
+)
+
+// ErrMalformed is a state that does not decode or breaks a bound.
+var ErrMalformed = errors.New("gossip: malformed state")
+
+// Read reads srv's state (on its goroutine: from Host.Do) at now (Unix ms).
+// Only the replicas the metadata assigns to the broker are shared.
+func Read(srv *server.Server, now int64) State {
+	id := srv.Broker().ID()
+	st := State{Broker: id, Time: now, Replicas: []Replica{}}
+	st.BrokerEpoch, st.Fenced = srv.Registered()
+	img := srv.Image()
+	for _, name := range img.Topics() {
+		t, ok := img.Topic(name)
+		if !ok {
+			continue
+		}
+		for p, reg := range t.Partitions {
+			if !slices.Contains(reg.Replicas, int32(id)) {
+				continue
+			}
+			info, ok := srv.Broker().Partition(name, int32(p))
+			if !ok || len(st.Replicas) == maxReplicas {
+				continue
+			}
+			st.Replicas = append(st.Replicas, Replica{Topic: name, Partition: int32(p), Leader: info.Leader == int32(id),
+				LeaderEpoch: info.LeaderEpoch, LogStart: info.LogStartOffset, HW: info.HighWatermark, LEO: info.LogEndOffset})
+		}
+	}
+	return st
+}
+
+// Encode encodes s for a state frame.
+func (s State) Encode() ([]byte, error) {
+	b, err := json.Marshal(s)
+	if err == nil && len(b) > frame.MaxState {
+		err = fmt.Errorf("gossip: %d-byte state, the limit is %d", len(b), frame.MaxState)
+	}
+	return b, err
+}
+
+// Decode decodes what peer from shared: a state about another broker, or
+// one that breaks a bound, is an error wrapping ErrMalformed.
+func Decode(b []byte, from core.NodeID) (State, error) {
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return State{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := s.check(from); err != nil {
+		return State{}, fmt.Errorf("%w from broker %d: %v", ErrMalformed, from, err)
+	}
+	return s, nil
+}
+
+func (s *State) check(from core.NodeID) error {
+	switch {
+	case s.Broker != from:
+		return fmt.Errorf("it speaks for broker %d", s.Broker)
+	case len(s.Replicas) > maxReplicas:
+		return fmt.Errorf("%d replicas, at most %d", len(s.Replicas), maxReplicas)
+	}
+	for _, r := range s.Replicas {
+		if !name(r.Topic) || r.Topic == "" || r.Partition < 0 || r.LogStart < 0 || r.HW < 0 || r.LEO < 0 {
+			return fmt.Errorf("replica %.40q-%d: bad name or offsets (log start %d, HW %d, LEO %d)", r.Topic, r.Partition, r.LogStart, r.HW, r.LEO)
+		}
+	}
+	if p := s.Producer; p != nil && (p.Sent < 0 || p.Acked < 0 || p.Failed < 0) {
+		return errors.New("negative producer counts")
+	}
+	if c := s.Consumer; c != nil && (!name(c.Group) || !name(c.Topic) || c.Read < 0 || len(c.Assignment) > maxAssignment) {
+		return errors.New("bad consumer")
+	}
+	return nil
+}
+
+func name(s string) bool { return len(s) <= maxName && utf8.ValidString(s) }
+
+// Share reads m's broker every interval and shares it with m's peers until
+// ctx ends. extra, if set, adds what runs beside the broker (its clients).
+// A killed broker is shared as killed.
+func Share(ctx context.Context, m *mesh.Member, interval time.Duration, extra func(*State)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now().UnixMilli()
+		var st State
+		if err := m.Host().Do(func(mc core.Machine) { st = Read(mc.(*server.Server), now) }); err != nil {
+			st = State{Broker: m.ID(), Time: now, Killed: true}
+		}
+		if extra != nil {
+			extra(&st)
+		}
+		if b, err := st.Encode(); err == nil {
+			m.ShareState(b)
+		}
+	}
+}
