@@ -400,3 +400,53 @@ func TestIdempotentUnsafeBatchFailsAfterNewProducerID(t *testing.T) {
 		t.Fatalf("acks %+v", acks)
 	}
 }
+
+// TestIdempotentNotLeaderAfterAppendFailsAfterNewProducerID: a leader that
+// appended a batch and lost its leadership while it waited for the ISR
+// answers NOT_LEADER_OR_FOLLOWER, yet the batch may be in the log (the new
+// leader has it if it had replicated it). Once the producer has a new
+// producer id, resending it would write it twice: it fails instead. (The
+// failover simulation found it: seed 203 of rf3-acks-all-minisr2 had a
+// record twice.)
+func TestIdempotentNotLeaderAfterAppendFailsAfterNewProducerID(t *testing.T) {
+	f := newFakeCluster(1)
+	f.supportIdempotence()
+	f.addTopic("t", 2)
+	p, h := newProducer(t, f, ProducerConfig{})
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("a")})
+	p.Send(Record{Topic: "t", Partition: 1, Value: []byte("x")})
+	h.advance(10)
+	var notLeader *kmsg.ProduceResponse
+	lost := false
+	h.intercept = func(env core.Envelope) (kmsg.Response, bool) {
+		req, ok := env.Request.(*kmsg.ProduceRequest)
+		if !ok {
+			return nil, false
+		}
+		if req.Topics[0].Partitions[0].Partition == 0 {
+			if notLeader == nil { // written once, then every answer says not leader
+				notLeader = f.answer(env).(*kmsg.ProduceResponse)
+				notLeader.Topics[0].Partitions[0].ErrorCode = kerr.NotLeaderForPartition.Code
+			}
+			return notLeader, true
+		}
+		resp := f.answer(env).(*kmsg.ProduceResponse)
+		if !lost && notLeader != nil {
+			lost = true // the broker lost the producer's state for partition 1
+			resp.Topics[0].Partitions[0].ErrorCode = kerr.UnknownProducerID.Code
+		}
+		return resp, true
+	}
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("b")})
+	h.advance(10)
+	p.Send(Record{Topic: "t", Partition: 1, Value: []byte("y")})
+	h.advance(40000)
+	fails := eventsOf[core.ProduceFailed](h)
+	if len(fails) != 1 || string(fails[0].Value) != "b" ||
+		!strings.HasPrefix(fails[0].Error, "NOT_LEADER_OR_FOLLOWER: the batch was sent as producer id 7000, which the producer replaced") {
+		t.Fatalf("failures %+v", fails)
+	}
+	if n := f.topics["t"].next[0]; n != 2 {
+		t.Fatalf("partition 0 holds %d records, want a and b once", n)
+	}
+}

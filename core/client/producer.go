@@ -881,9 +881,14 @@ func (p *Producer) completeBatch(b *batch, code int16, baseOffset int64) {
 	if invalidMetadata(code) {
 		p.nc.meta.requestUpdate()
 	}
-	if code == kerr.RequestTimedOut.Code || code == kerr.NotEnoughReplicasAfterAppend.Code {
-		// The leader appended the batch but did not hear from enough
-		// replicas in time: it is in the log, unacknowledged.
+	switch code {
+	case kerr.RequestTimedOut.Code, kerr.NotEnoughReplicasAfterAppend.Code, kerr.NetworkException.Code, kerr.NotLeaderForPartition.Code:
+		// The batch may be in the log, unacknowledged: the leader appended
+		// it but did not hear from enough replicas in time, or lost its
+		// leadership while it waited for them (a delayed acks=all produce
+		// then answers NOT_LEADER_OR_FOLLOWER, and the new leader has the
+		// batch if it had replicated it), or the request was sent and its
+		// connection broke before the answer.
 		b.maybeWritten = true
 	}
 	switch {

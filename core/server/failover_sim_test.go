@@ -161,12 +161,15 @@ func runWith(c *cluster, seed uint64, acks client.Acks, run *simRun) (simResult,
 	if res.lost > 0 {
 		res.seedsWithLoss = 1
 	}
-	seen := map[string]bool{}
-	for _, v := range final {
-		if seen[v] {
+	var dups []string
+	seen := map[string]int{}
+	for off, v := range final {
+		if first, ok := seen[v]; ok {
 			res.duplicates++
+			dups = append(dups, fmt.Sprintf("duplicate: %q at offsets %d and %d", v, first, off))
+			continue
 		}
-		seen[v] = true
+		seen[v] = off
 	}
 	violations = append(violations, check.Run(c.events, c.servers[core.NodeID(leader)].Broker())...)
 	violations = append(violations, check.Leaders(c.events)...)
@@ -179,7 +182,7 @@ func runWith(c *cluster, seed uint64, acks client.Acks, run *simRun) (simResult,
 		}
 	}
 	res.violations = len(violations)
-	return res, violations
+	return res, append(dups, violations...) // the duplicates are counted apart
 }
 
 // runSeeds runs one seed per parallel subtest of a subtest named config
