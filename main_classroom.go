@@ -13,11 +13,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/broker"
 	"github.com/streamlab/streamlab/core/server"
 	"github.com/streamlab/streamlab/core/storage/filestore"
+	"github.com/streamlab/streamlab/p2p/gossip"
 	"github.com/streamlab/streamlab/p2p/kafkatcp"
 	"github.com/streamlab/streamlab/p2p/mesh"
 	"github.com/streamlab/streamlab/p2p/room"
@@ -37,6 +39,7 @@ type classroom struct {
 	store      *filestore.Store
 	member     *mesh.Member
 	listeners  []*kafkatcp.Listener
+	stopGossip func() // stops sharing the broker's state with the tabs
 	closed     bool
 }
 
@@ -127,6 +130,10 @@ func startClassroom(ctx context.Context, rooms *room.Handler, api, kafkaAddr, di
 	}
 	member.Store(c.member)
 	applyFaults(c.member, c.client.Faults(), r.MaxBrokers, logger) // any set before the member ran
+	gctx, stop := context.WithCancel(context.Background())
+	gdone := make(chan struct{})
+	go func() { defer close(gdone); gossip.Share(gctx, c.member, time.Second, nil) }()
+	c.stopGossip = func() { stop(); <-gdone }
 	for _, m := range c.client.Members() {
 		c.member.Connect(m.ID)
 	}
@@ -206,6 +213,9 @@ func (c *classroom) close() error {
 		return nil
 	}
 	c.closed = true
+	if c.stopGossip != nil {
+		c.stopGossip()
+	}
 	for _, l := range c.listeners {
 		l.Close()
 	}

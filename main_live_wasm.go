@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/ui"
@@ -79,6 +80,20 @@ func (m liveMember) View() ui.LiveView {
 	}
 	for _, e := range s.Events {
 		v.Events = append(v.Events, ui.LiveEvent(e))
+	}
+	now := time.Now().UnixMilli()
+	for _, sh := range s.Shared {
+		ls := ui.LiveShared{Broker: sh.Broker, AgeMs: now - sh.Received, Killed: sh.Killed, BrokerEpoch: sh.BrokerEpoch, Fenced: sh.Fenced}
+		for _, r := range sh.Replicas {
+			ls.Replicas = append(ls.Replicas, ui.LiveReplica(r))
+		}
+		if p := sh.Producer; p != nil {
+			ls.Producer = &ui.LiveProducerStats{Sent: p.Sent, Acked: p.Acked, Failed: p.Failed}
+		}
+		if c := sh.Consumer; c != nil {
+			ls.Consumer = &ui.LiveConsumerStats{Group: c.Group, Topic: c.Topic, Read: c.Read, Assignment: c.Assignment}
+		}
+		v.Shared = append(v.Shared, ls)
 	}
 	return v
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +118,27 @@ func TestLiveClusterOfTabs(t *testing.T) {
 	waitRead(t, tabs[reader], n)
 	t.Logf("figure: the consumer in tab %d read %d records in %v (assignment %s)", reader+1, n,
 		time.Since(start).Round(time.Millisecond), pageData(t, tabs[reader], "#live-consumer", "assignment"))
+	// Tab 1 sees the whole cluster, not only its own broker: every
+	// replica's LEO (the same on all three once the followers caught up)
+	// and the consumer running in another tab, as their members share them.
+	start = time.Now()
+	pageWait(t, tabs[0], 30*time.Second, "tab 1 shows every replica's LEO, and tab "+strconv.Itoa(reader+1)+"'s consumer", func() bool {
+		for p := range 3 {
+			leos := pageData(t, tabs[0], row(p), "leos")
+			parts := strings.Split(leos, ",")
+			if len(parts) != 3 || strings.Contains(leos, "?") {
+				return false
+			}
+			for _, e := range parts {
+				if !strings.HasSuffix(e, ":"+pageData(t, tabs[0], row(p), "leo")) {
+					return false
+				}
+			}
+		}
+		sel := fmt.Sprintf("#live-shared-%d", ids[reader])
+		return pageData(t, tabs[0], sel, "group") == "readers" && pageData(t, tabs[0], sel, "read") == strconv.Itoa(n)
+	})
+	t.Logf("figure: tab 1 showed every replica's offsets and tab %d's consumer %v after it read everything", reader+1, time.Since(start).Round(time.Millisecond))
 	Screenshot(t, tabs[0], "produced-tab1")
 	Screenshot(t, tabs[reader], "consumed")
 

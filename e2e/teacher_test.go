@@ -57,7 +57,7 @@ func TestTeacherFaults(t *testing.T) {
 	defer cancel()
 	const topic = "faults"
 	cl, err := kgo.NewClient(kgo.SeedBrokers(node.Addr), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RecordDeliveryTimeout(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

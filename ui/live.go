@@ -74,6 +74,75 @@ type LiveView struct {
 	SessionTimeoutMs int64
 	RequestTimeoutMs int64
 	Room             *LiveRoom // with LiveConfig.Room
+	// Shared is what the other brokers last shared of themselves: every
+	// member shares its broker with its peers every second.
+	Shared []LiveShared
+}
+
+// LiveShared is another broker as its member (a tab, the node) last shared
+// it: how it sees itself, its replicas' offsets, its tab's clients.
+type LiveShared struct {
+	Broker      core.NodeID
+	AgeMs       int64 // since it arrived
+	Killed      bool  // stopped by a classroom's teacher
+	BrokerEpoch int64 // -1: not registered
+	Fenced      bool
+	Replicas    []LiveReplica
+	Producer    *LiveProducerStats
+	Consumer    *LiveConsumerStats
+}
+
+// LiveReplica is one partition's log on a broker.
+type LiveReplica struct {
+	Topic       string
+	Partition   int32
+	Leader      bool
+	LeaderEpoch int32
+	LogStart    int64
+	HW, LEO     int64
+}
+
+// LiveProducerStats is a tab's producer.
+type LiveProducerStats struct{ Sent, Acked, Failed int }
+
+// LiveConsumerStats is a tab's consumer group member.
+type LiveConsumerStats struct {
+	Group, Topic string
+	Read         int
+	Assignment   []int32
+}
+
+// sharedStale: a state older than this is shown as unknown (its member
+// shares every second).
+const sharedStaleMs = 5000
+
+// replicaOffsets returns broker id's replica of topic-p: this tab's own
+// (from the view) or as its member last shared it; "" and ok, or why not.
+func (v *LiveView) replicaOffsets(id core.NodeID, topic string, p LivePartition) (leo, hw int64, why string) {
+	if id == v.ID {
+		if p.LEO < 0 {
+			return 0, 0, "no log here yet"
+		}
+		return p.LEO, p.HW, ""
+	}
+	for _, sh := range v.Shared {
+		if sh.Broker != id {
+			continue
+		}
+		switch {
+		case sh.Killed:
+			return 0, 0, "killed"
+		case sh.AgeMs > sharedStaleMs:
+			return 0, 0, "not heard lately"
+		}
+		for _, r := range sh.Replicas {
+			if r.Topic == topic && r.Partition == p.Partition {
+				return r.LEO, r.HW, ""
+			}
+		}
+		return 0, 0, "no log there yet"
+	}
+	return 0, 0, "not heard"
 }
 
 // LiveRoom is the classroom room this tab's broker joined: its devices.

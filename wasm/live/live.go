@@ -60,6 +60,10 @@ type Config struct {
 	// changes of peers. It runs on the machines' and the transport's
 	// goroutines: it must not block or call the Member.
 	Events func(Event)
+	// PeerState, if set, gets what a peer shares of its broker
+	// (p2p/gossip), on that peer's reader goroutine: it must not block or
+	// call the Member.
+	PeerState func(from core.NodeID, b []byte)
 	// PresenceInterval is how often the tab announces itself (default 1 s).
 	PresenceInterval time.Duration
 	// Logf logs (default log.Printf).
@@ -184,7 +188,7 @@ func Join(ctx context.Context, cfg Config) (_ *Member, err error) {
 	}
 	reopen := func() (core.Machine, error) { return server.Open(scfg, m.store) }
 	mm, err := mesh.Start(mesh.Config{ID: m.id, Cluster: cfg.Cluster, MaxBrokers: cfg.MaxBrokers, Signaler: m.disc, Events: cfg.Events,
-		Reopen: reopen, Logf: cfg.Logf}, srv, m.store)
+		PeerState: cfg.PeerState, Reopen: reopen, Logf: cfg.Logf}, srv, m.store)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/streamlab/streamlab/core/client"
 	"github.com/streamlab/streamlab/core/controller"
 	"github.com/streamlab/streamlab/core/server"
+	"github.com/streamlab/streamlab/p2p/gossip"
 	"github.com/streamlab/streamlab/p2p/room"
 )
 
@@ -26,8 +27,10 @@ import (
 // a person runs from the tab. Its methods may block (they reach the
 // machines' goroutines): call them off the page's event handlers.
 type Session struct {
-	m   *Member
-	cfg SessionConfig
+	m          *Member
+	cfg        SessionConfig
+	stopGossip context.CancelFunc
+	gossipDone chan struct{}
 
 	mu        sync.Mutex
 	seq       uint64
@@ -46,7 +49,18 @@ type Session struct {
 	read      map[int64]bool // partition<<40 | offset: distinct records read
 	lastRead  []ReadRecord
 	produceNo int
+	shared    map[core.NodeID]Shared // what the peers share of their brokers
 }
+
+// Shared is what a peer last shared of its broker (p2p/gossip), and when
+// it arrived.
+type Shared struct {
+	gossip.State
+	Received int64 // Unix ms
+}
+
+// gossipInterval is how often the tab shares its broker with the peers.
+const gossipInterval = time.Second
 
 // SessionConfig is what a page may choose of a member's configuration.
 type SessionConfig struct {
@@ -110,6 +124,9 @@ type Snapshot struct {
 	SessionTimeoutMs int64
 	RequestTimeoutMs int64
 	Room             *RoomView // with SessionConfig.Room
+	// Shared is what the other brokers last shared of themselves, by id:
+	// their replicas' offsets and their tabs' clients.
+	Shared []Shared
 }
 
 // RoomView is the classroom room the member joined.
@@ -144,7 +161,8 @@ const (
 
 // Start joins cfg.Cluster as a Session. ctx bounds the join.
 func Start(ctx context.Context, cfg SessionConfig) (*Session, error) {
-	s := &Session{cfg: cfg, heard: map[core.NodeID]PeerView{}, read: map[int64]bool{}, admins: map[*Client]string{}}
+	s := &Session{cfg: cfg, heard: map[core.NodeID]PeerView{}, read: map[int64]bool{}, admins: map[*Client]string{},
+		shared: map[core.NodeID]Shared{}}
 	m, err := Join(ctx, Config{
 		Cluster: cfg.Cluster,
 		Room:    cfg.Room,
@@ -154,12 +172,19 @@ func Start(ctx context.Context, cfg SessionConfig) (*Session, error) {
 				c.HeartbeatIntervalMs = max(cfg.SessionTimeoutMs/6, 100)
 			}
 		},
-		Events: s.event,
+		Events:    s.event,
+		PeerState: s.peerState,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.m = m
+	gctx, stop := context.WithCancel(context.Background())
+	s.stopGossip, s.gossipDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.gossipDone)
+		gossip.Share(gctx, m.member(), gossipInterval, s.addClients)
+	}()
 	return s, nil
 }
 
@@ -167,7 +192,43 @@ func Start(ctx context.Context, cfg SessionConfig) (*Session, error) {
 func (s *Session) ID() core.NodeID { return s.m.ID() }
 
 // Close leaves the cluster (a crash, to the other tabs).
-func (s *Session) Close() error { return s.m.Close() }
+func (s *Session) Close() error {
+	s.stopGossip()
+	<-s.gossipDone
+	return s.m.Close()
+}
+
+// peerState keeps what a peer shares (on the peer's reader goroutine).
+func (s *Session) peerState(from core.NodeID, b []byte) {
+	st, err := gossip.Decode(b, from)
+	if err != nil {
+		s.m.cfg.Logf("live: %v", err) // dropped: it changes nothing in the cluster
+		return
+	}
+	s.mu.Lock()
+	s.shared[from] = Shared{State: st, Received: time.Now().UnixMilli()}
+	s.mu.Unlock()
+}
+
+// addClients adds this tab's producer and consumer to what it shares.
+func (s *Session) addClients(st *gossip.State) {
+	s.mu.Lock()
+	cons := s.consumer
+	if s.producer != nil {
+		st.Producer = &gossip.Producer{Sent: s.sent, Acked: s.acked, Failed: s.failed}
+	}
+	if cons != nil {
+		st.Consumer = &gossip.Consumer{Group: s.group, Topic: s.ctopic, Read: len(s.read)}
+	}
+	s.mu.Unlock()
+	if cons != nil {
+		cons.Do(func(mc core.Machine) {
+			for _, tp := range mc.(*client.Consumer).Assignment() {
+				st.Consumer.Assignment = append(st.Consumer.Assignment, tp.Partition)
+			}
+		})
+	}
+}
 
 // SetRoomFaults sets the room's faults as its teacher: the brokers killed
 // and the ones cut off from the rest (the whole set; nil heals).
@@ -398,7 +459,11 @@ func (s *Session) Snapshot() Snapshot {
 	for id, p := range s.heard {
 		heard[id] = p
 	}
+	for _, sh := range s.shared {
+		v.Shared = append(v.Shared, sh)
+	}
 	s.mu.Unlock()
+	slices.SortFunc(v.Shared, func(a, b Shared) int { return cmp.Compare(a.Broker, b.Broker) })
 	slices.SortFunc(v.Events, func(a, b Observed) int { return cmp.Compare(b.Seq, a.Seq) })
 	if cons != nil {
 		cons.Do(func(mc core.Machine) {
