@@ -45,7 +45,7 @@ func (p *LiveSharedPanel) Render() app.UI {
 			app.THead().Body(app.Tr().Body(
 				app.Th().Text("Broker"),
 				app.Th().Title("Its registration as the broker itself knows it").Text("It says"),
-				app.Th().Title("Replicas it holds, and how many of them it leads").Text("Replicas (leads)"),
+				app.Th().Title("Replicas it holds (__consumer_offsets included), and how many of them it leads").Text("Replicas (leads)"),
 				app.Th().Text("Producer in its tab"),
 				app.Th().Text("Consumer in its tab"),
 				app.Th().Title("When its member last shared it").Text("Shared"),
