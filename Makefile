@@ -69,7 +69,7 @@ test-e2e: build ## browser tests: headless Chromium in a loopback-only network n
 	tools/worker.sh install            # the pinned wrangler (npm ci): the namespace has no network
 	GO=$(GO) tools/worker.sh build     # bin/worker/: the classroom worker's wasm and JS glue
 	$(GO) vet ./e2e/...   # compiles everything now: the namespace has no network
-	STREAMLAB_E2E=1 STREAMLAB_BIN="$(CURDIR)/$(BIN)" sh $(NETNS_RUN) $(GO) test -count=1 ./e2e/...
+	STREAMLAB_E2E=1 STREAMLAB_BIN="$(CURDIR)/$(BIN)" sh $(NETNS_RUN) $(GO) test -count=1 -timeout 30m ./e2e/...
 	@if pgrep -a -f -- "$(CURDIR)/bi[n]/streamlab"; then echo "test-e2e: a node outlived the tests" >&2; exit 1; fi
 	@if pgrep -a -f -- "$(CURDIR)/tools/worke[r]/node_modules"; then echo "test-e2e: a wrangler outlived the tests" >&2; exit 1; fi
 
