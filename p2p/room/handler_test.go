@@ -179,18 +179,7 @@ func TestMailboxBounded(t *testing.T) {
 
 // rawPoll polls on another goroutine: it reports instead of failing.
 func rawPoll(e *env, code, token string, after uint64, waitMs int) (PollResponse, error) {
-	req, _ := http.NewRequest("GET", e.url()+"rooms/"+code+"/poll?after="+itoa(after)+"&wait="+itoa(uint64(waitMs)), nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		return PollResponse{}, err
-	}
-	defer resp.Body.Close()
-	var pr PollResponse
-	if resp.StatusCode != 200 {
-		return pr, &StatusError{Status: resp.StatusCode}
-	}
-	return pr, json.NewDecoder(resp.Body).Decode(&pr)
+	return pollQuery(e, code, token, "after="+itoa(after)+"&wait="+itoa(uint64(waitMs)))
 }
 
 func TestLongPoll(t *testing.T) {
