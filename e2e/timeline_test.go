@@ -39,8 +39,16 @@ func TestTimelineRewindAndShare(t *testing.T) {
 	row := fmt.Sprintf("#partition-%d", p)
 
 	pageClick(t, ctx, "pause")
+	// The page redraws at most every 100 ms (longer when busy): note the
+	// cluster once the paused moment is drawn, not the frame before it.
+	var want string
+	pageWait(t, ctx, 10*time.Second, "the paused page drawn", func() bool {
+		s := pageClusterState(t, ctx)
+		time.Sleep(400 * time.Millisecond)
+		want = pageClusterState(t, ctx)
+		return s == want
+	})
 	before := pageTimelineNow(t, ctx)
-	want := pageClusterState(t, ctx)
 	leader := pageData(t, ctx, row, "leader")
 	offset := pageData(t, ctx, fmt.Sprintf(`.record[data-key="alice"][data-broker=%q]`, leader), "offset")
 	if leader == "" || leader == "-1" || offset == "" {

@@ -26,9 +26,9 @@ const (
 	maxBackoff   = 5 * time.Second
 	sendTimeout  = 15 * time.Second
 	sendAttempts = 3
-	sendQueue    = 256 // signals waiting for the sender
-	maxPending   = 256 // signals received before a receiver is registered
-	leaveTimeout = 2 * time.Second
+	sendQueue    = 256             // signals waiting for the sender
+	maxPending   = 256             // signals received before a receiver is registered
+	leaveTimeout = 5 * time.Second // a loaded worker starts a Go instance per request
 )
 
 // ClientConfig configures Join. BaseURL and Code are required.

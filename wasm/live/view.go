@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"slices"
 	"strconv"
 	"sync"
@@ -202,7 +203,9 @@ func (s *Session) Close() error {
 func (s *Session) peerState(from core.NodeID, b []byte) {
 	st, err := gossip.Decode(b, from)
 	if err != nil {
-		s.m.cfg.Logf("live: %v", err) // dropped: it changes nothing in the cluster
+		// Dropped: it changes nothing in the cluster. (Not s.m's Logf: a
+		// peer may share before Join has returned.)
+		log.Printf("live: %v", err)
 		return
 	}
 	s.mu.Lock()
