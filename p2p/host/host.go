@@ -106,7 +106,8 @@ func (h *Host) Register(id core.NodeID, deliver func(core.Envelope)) {
 	h.mu.Unlock()
 }
 
-// Unregister forgets id: messages to it are dropped from now on.
+// Unregister forgets id: messages to it are dropped from the next Ready on
+// (one being delivered may still reach it).
 func (h *Host) Unregister(id core.NodeID) {
 	h.mu.Lock()
 	delete(h.deliver, id)
@@ -270,13 +271,20 @@ func (h *Host) handleReady() error {
 			return err
 		}
 		if len(rd.Messages) > 0 {
+			// The destinations are called without the lock: one may take
+			// a lock of its own that a caller of Register holds (mesh
+			// registers under its mutex, and its send takes it).
+			fs := make([]func(core.Envelope), len(rd.Messages))
 			h.mu.RLock()
-			for _, env := range rd.Messages {
-				if f := h.deliver[env.To]; f != nil {
-					f(env)
-				}
+			for i, env := range rd.Messages {
+				fs[i] = h.deliver[env.To]
 			}
 			h.mu.RUnlock()
+			for i, env := range rd.Messages {
+				if fs[i] != nil {
+					fs[i](env)
+				}
+			}
 		}
 		if h.opt.Events != nil && len(rd.Events) > 0 {
 			h.opt.Events(rd.Events)
