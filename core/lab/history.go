@@ -27,6 +27,7 @@ type history struct {
 	acked          []core.RecordAcked
 	// How many events each list got so far (they keep only the newest).
 	notableN, wireN uint64
+	quietN          uint64 // followers' high watermark advances (see Version)
 
 	topics      map[string]bool
 	leaderEpoch map[tpKey]int32
@@ -120,6 +121,9 @@ func (l *Lab) observe(o sim.Observed) {
 	} else {
 		h.wire = keepLast(append(h.wire, o), h.keepWire)
 		h.wireN++
+		if _, ok := o.Event.(core.HighWatermarkAdvanced); ok && !internalReplication(o.Event) {
+			h.quietN++ // a follower's high watermark: not news, but drawn
+		}
 	}
 }
 
@@ -286,10 +290,12 @@ func last[T any](s []T, n int) []T { return s[max(0, len(s)-n):] }
 // the cluster once (see history), without the messages.
 func (l *Lab) History() []sim.Observed { return last(l.hist.notable, l.hist.keep) }
 
-// Version counts the notable events so far: what the page shows of the
-// cluster changes only with them, so a view can redraw only when it moves.
-// WireVersion counts the others (messages, metadata entries).
-func (l *Lab) Version() uint64 { return l.hist.notableN }
+// Version counts the changes a view draws: the notable events, and the
+// followers' high watermarks (not news, but each replica row shows its
+// own), so a view can redraw only when it moves. WireVersion counts the
+// events that are not notable (messages, metadata entries, those high
+// watermarks).
+func (l *Lab) Version() uint64 { return l.hist.notableN + l.hist.quietN }
 
 // WireVersion counts the events that are not notable (see Version).
 func (l *Lab) WireVersion() uint64 { return l.hist.wireN }

@@ -408,3 +408,41 @@ func distinct(ps []int32) map[int32]bool {
 	}
 	return m
 }
+
+// Views redraw only when Version moves, so every change of what a replica
+// row draws (role, epoch, log end offset, high watermark) must move it: a
+// follower's high watermark is not news but is drawn.
+func TestVersionMovesWithWhatIsDrawn(t *testing.T) {
+	l := New(Config{Seed: 1, MinLatencyMs: 40, MaxLatencyMs: 120})
+	drawn := func() string {
+		var b strings.Builder
+		for _, id := range l.BrokerIDs() {
+			for p := int32(0); p < l.PartitionCount(); p++ {
+				if info, ok := l.Server(id).Broker().Partition(l.Topic(), p); ok {
+					fmt.Fprintf(&b, "%d/%d %d e%d leo %d hw %d isr %v; ", id, p, info.Leader, info.LeaderEpoch, info.LogEndOffset, info.HighWatermark, info.ISR)
+				}
+			}
+		}
+		return b.String()
+	}
+	l.Advance(3000)
+	followerHW := 0
+	was, v := drawn(), l.Version()
+	for i := 0; i < 3000; i++ {
+		if i%300 == 0 {
+			l.Produce([]byte(fmt.Sprint("k", i)), []byte("v"))
+		}
+		l.Advance(1)
+		now, nv := drawn(), l.Version()
+		if now != was && nv == v {
+			t.Fatalf("at %d ms the drawn state changed but Version stayed %d:\n was %s\n now %s", i, v, was, now)
+		}
+		if strings.Count(now, "hw 1") > strings.Count(was, "hw 1") {
+			followerHW++
+		}
+		was, v = now, nv
+	}
+	if followerHW == 0 {
+		t.Fatal("no high watermark moved: the test saw nothing")
+	}
+}
