@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/p2p/gossip"
 	"github.com/streamlab/streamlab/ui"
 	"github.com/streamlab/streamlab/wasm/live"
 )
@@ -83,17 +84,26 @@ func (m liveMember) View() ui.LiveView {
 	}
 	now := time.Now().UnixMilli()
 	for _, sh := range s.Shared {
-		ls := ui.LiveShared{Broker: sh.Broker, AgeMs: now - sh.Received, Killed: sh.Killed, BrokerEpoch: sh.BrokerEpoch, Fenced: sh.Fenced}
-		for _, r := range sh.Replicas {
-			ls.Replicas = append(ls.Replicas, ui.LiveReplica(r))
-		}
-		if p := sh.Producer; p != nil {
-			ls.Producer = &ui.LiveProducerStats{Sent: p.Sent, Acked: p.Acked, Failed: p.Failed}
-		}
-		if c := sh.Consumer; c != nil {
-			ls.Consumer = &ui.LiveConsumerStats{Group: c.Group, Topic: c.Topic, Read: c.Read, Assignment: c.Assignment}
-		}
-		v.Shared = append(v.Shared, ls)
+		v.Shared = append(v.Shared, liveShared(sh.State, now-sh.Received))
 	}
+	v.Self = liveShared(s.Self, 0)
 	return v
+}
+
+func liveShared(st gossip.State, age int64) ui.LiveShared {
+	ls := ui.LiveShared{Broker: st.Broker, AgeMs: age, Killed: st.Killed, BrokerEpoch: st.BrokerEpoch, Fenced: st.Fenced}
+	for _, r := range st.Replicas {
+		lr := ui.LiveReplica{Topic: r.Topic, Partition: r.Partition, Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, LogStart: r.LogStart, HW: r.HW, LEO: r.LEO}
+		for _, rec := range r.Tail {
+			lr.Tail = append(lr.Tail, ui.LiveRecord{Partition: r.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value})
+		}
+		ls.Replicas = append(ls.Replicas, lr)
+	}
+	if p := st.Producer; p != nil {
+		ls.Producer = &ui.LiveProducerStats{Sent: p.Sent, Acked: p.Acked, Failed: p.Failed}
+	}
+	if c := st.Consumer; c != nil {
+		ls.Consumer = &ui.LiveConsumerStats{Group: c.Group, Topic: c.Topic, Read: c.Read, Assignment: c.Assignment}
+	}
+	return ls
 }

@@ -139,6 +139,21 @@ func TestLiveClusterOfTabs(t *testing.T) {
 		return pageData(t, tabs[0], sel, "group") == "readers" && pageData(t, tabs[0], sel, "read") == strconv.Itoa(n)
 	})
 	t.Logf("figure: tab 1 showed every replica's offsets and tab %d's consumer %v after it read everything", reader+1, time.Since(start).Round(time.Millisecond))
+	// And draws every broker's log as the single-tab page does: each
+	// replica's row with its LEO, and its newest record as a cell.
+	for _, id := range ids {
+		for p := range 3 {
+			leo := pageData(t, tabs[0], row(p), "leo")
+			card := fmt.Sprintf("#live-log-%s-%d", topic, id)
+			if got := pageData(t, tabs[0], fmt.Sprintf(`%s .replica[data-partition="%d"]`, card, p), "leo"); got != leo {
+				t.Errorf("tab 1 draws broker %d's replica of partition %d with LEO %q, want %s", id, p, got, leo)
+			}
+			n, _ := strconv.Atoi(leo)
+			if c := pageCount(t, tabs[0], fmt.Sprintf(`%s .record[data-partition="%d"][data-offset="%d"]`, card, p, n-1)); n > 0 && c != 1 {
+				t.Errorf("tab 1 draws %d cells of broker %d's newest record (offset %d) of partition %d, want 1", c, id, n-1, p)
+			}
+		}
+	}
 	Screenshot(t, tabs[0], "produced-tab1")
 	Screenshot(t, tabs[reader], "consumed")
 
@@ -159,6 +174,9 @@ func TestLiveClusterOfTabs(t *testing.T) {
 	}
 	t.Logf("figure: failover: %s-%d has new leader %s, epoch %s, %v after tab %d closed", topic, part,
 		pageData(t, tabs[0], row(part), "leader"), pageData(t, tabs[0], row(part), "epoch"), time.Since(start).Round(time.Millisecond), victim+1)
+	pageWait(t, tabs[0], 30*time.Second, fmt.Sprintf("tab 1 draws broker %d as not heard lately", ids[victim]), func() bool {
+		return pageData(t, tabs[0], fmt.Sprintf("#live-log-%s-%d", topic, ids[victim]), "heard") == "late"
+	})
 
 	start = time.Now()
 	pageClick(t, tabs[0], "live-produce")

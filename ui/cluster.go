@@ -41,20 +41,25 @@ func (c *Cluster) Render() app.UI {
 				Text(fmt.Sprintf("%s · voters (controller.quorum.voters): %s · metadata log offset %d",
 					ctl, strings.Join(voters, ", "), l.MetadataOffset())),
 		),
-		app.P().Class("legend hint").Body(
-			app.Span().Class("legend-cell committed").Text("3"),
-			app.Text("committed record (on every in-sync replica; consumers may read it)"),
-			app.Span().Class("legend-cell uncommitted").Text("4"),
-			app.Text("not yet committed"),
-			app.Span().Class("hw-mark legend-mark"),
-			app.Text("high watermark (HW)"),
-			app.Span().Class("leo legend-cell"),
-			app.Text("log end offset (LEO), where the next record goes. Colour = key."),
-		),
+		logLegend(),
 		app.Div().Class("brokers").Body(
 			app.Range(brokers).Slice(func(i int) app.UI {
 				return &BrokerCard{Lab: l, Version: c.Version, View: brokers[i], Parts: parts}
 			}),
 		),
+	)
+}
+
+// logLegend explains a replica row's cells (ReplicaRow).
+func logLegend() app.UI {
+	return app.P().Class("legend hint").Body(
+		app.Span().Class("legend-cell committed").Text("3"),
+		app.Text("committed record (on every in-sync replica; consumers may read it)"),
+		app.Span().Class("legend-cell uncommitted").Text("4"),
+		app.Text("not yet committed"),
+		app.Span().Class("hw-mark legend-mark"),
+		app.Text("high watermark (HW)"),
+		app.Span().Class("leo legend-cell"),
+		app.Text("log end offset (LEO), where the next record goes. Colour = key."),
 	)
 }

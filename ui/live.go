@@ -77,6 +77,8 @@ type LiveView struct {
 	// Shared is what the other brokers last shared of themselves: every
 	// member shares its broker with its peers every second.
 	Shared []LiveShared
+	// Self is this tab's broker as it shares itself (AgeMs 0).
+	Self LiveShared
 }
 
 // LiveShared is another broker as its member (a tab, the node) last shared
@@ -100,6 +102,7 @@ type LiveReplica struct {
 	LeaderEpoch int32
 	LogStart    int64
 	HW, LEO     int64
+	Tail        []LiveRecord // the newest records, keys and values cut short
 }
 
 // LiveProducerStats is a tab's producer.

@@ -48,6 +48,18 @@ type Replica struct {
 	LogStart    int64  `json:"logStart"`
 	HW          int64  `json:"hw"`
 	LEO         int64  `json:"leo"`
+	// Tail is the newest records, oldest first (see tailRecords), so
+	// that every tab draws every replica's log as the simulated view does:
+	// offsets coloured by key.
+	Tail []Record `json:"tail,omitempty"`
+}
+
+// Record is a record of a replica's tail, its key and value cut to
+// maxKey and maxValue bytes (a longer key is coloured by its cut).
+type Record struct {
+	Offset int64  `json:"o"`
+	Key    []byte `json:"k,omitempty"` // nil: a null key
+	Value  []byte `json:"v,omitempty"`
 }
 
 // Producer is the producer run beside the broker (a tab's), if any.
@@ -71,6 +83,13 @@ const (
 	maxReplicas   = 4096
 	maxName       = 249 // Kafka's longest topic name; group ids kept to it too
 	maxAssignment = 4096
+	// A replica's tail: the records a replica row draws (ui's window),
+	// for the first tailReplicas replicas, so that a state stays far
+	// below frame.MaxState (64 × 9 × ~150 bytes of JSON).
+	tailRecords  = 9
+	tailReplicas = 64
+	maxKey       = 40
+	maxValue     = 24
 )
 
 // ErrMalformed is a state that does not decode or breaks a bound.
@@ -96,11 +115,33 @@ func Read(srv *server.Server, now int64) State {
 			if !ok || len(st.Replicas) == maxReplicas {
 				continue
 			}
-			st.Replicas = append(st.Replicas, Replica{Topic: name, Partition: int32(p), Leader: info.Leader == int32(id),
-				LeaderEpoch: info.LeaderEpoch, LogStart: info.LogStartOffset, HW: info.HighWatermark, LEO: info.LogEndOffset})
+			r := Replica{Topic: name, Partition: int32(p), Leader: info.Leader == int32(id),
+				LeaderEpoch: info.LeaderEpoch, LogStart: info.LogStartOffset, HW: info.HighWatermark, LEO: info.LogEndOffset}
+			if len(st.Replicas) < tailReplicas {
+				r.Tail = tail(srv, name, r)
+			}
+			st.Replicas = append(st.Replicas, r)
 		}
 	}
 	return st
+}
+
+// tail reads r's newest records, cut to the shared sizes.
+func tail(srv *server.Server, topic string, r Replica) []Record {
+	from := max(r.LogStart, r.LEO-tailRecords)
+	var out []Record
+	for _, rec := range srv.Broker().Records(topic, r.Partition, from, tailRecords) {
+		out = append(out, Record{Offset: rec.Offset, Key: cut(rec.Key, maxKey), Value: cut(rec.Value, maxValue)})
+	}
+	return out
+}
+
+// cut keeps b's first n bytes, nil as nil.
+func cut(b []byte, n int) []byte {
+	if b == nil {
+		return nil
+	}
+	return slices.Clone(b[:min(len(b), n)])
 }
 
 // Encode encodes s for a state frame.
@@ -136,12 +177,34 @@ func (s *State) check(from core.NodeID) error {
 		if !name(r.Topic) || r.Topic == "" || r.Partition < 0 || r.LogStart < 0 || r.HW < 0 || r.LEO < 0 {
 			return fmt.Errorf("replica %.40q-%d: bad name or offsets (log start %d, HW %d, LEO %d)", r.Topic, r.Partition, r.LogStart, r.HW, r.LEO)
 		}
+		if err := r.checkTail(); err != nil {
+			return fmt.Errorf("replica %.40q-%d: %v", r.Topic, r.Partition, err)
+		}
 	}
 	if p := s.Producer; p != nil && (p.Sent < 0 || p.Acked < 0 || p.Failed < 0) {
 		return errors.New("negative producer counts")
 	}
 	if c := s.Consumer; c != nil && (!name(c.Group) || !name(c.Topic) || c.Read < 0 || len(c.Assignment) > maxAssignment) {
 		return errors.New("bad consumer")
+	}
+	return nil
+}
+
+// checkTail: at most tailRecords records, offsets rising within the log,
+// keys and values within their cut.
+func (r Replica) checkTail() error {
+	if len(r.Tail) > tailRecords {
+		return fmt.Errorf("%d tail records, at most %d", len(r.Tail), tailRecords)
+	}
+	prev := r.LogStart - 1
+	for _, rec := range r.Tail {
+		switch {
+		case rec.Offset <= prev || rec.Offset >= r.LEO:
+			return fmt.Errorf("tail offset %d out of order or outside [%d, %d)", rec.Offset, r.LogStart, r.LEO)
+		case len(rec.Key) > maxKey || len(rec.Value) > maxValue:
+			return fmt.Errorf("tail record %d: %d-byte key, %d-byte value", rec.Offset, len(rec.Key), len(rec.Value))
+		}
+		prev = rec.Offset
 	}
 	return nil
 }

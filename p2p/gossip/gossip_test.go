@@ -4,7 +4,9 @@ package gossip
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -155,14 +157,15 @@ func TestShare(t *testing.T) {
 }
 
 func TestDecode(t *testing.T) {
-	good := State{Broker: 2, Time: 1, BrokerEpoch: 4, Replicas: []Replica{{Topic: "t", Partition: 1, LogStart: 0, HW: 3, LEO: 5}},
+	good := State{Broker: 2, Time: 1, BrokerEpoch: 4, Replicas: []Replica{{Topic: "t", Partition: 1, LogStart: 0, HW: 3, LEO: 5,
+		Tail: []Record{{Offset: 3, Key: []byte("k")}, {Offset: 4, Value: []byte("v")}}}},
 		Producer: &Producer{Sent: 3, Acked: 2}, Consumer: &Consumer{Group: "g", Topic: "t", Read: 2, Assignment: []int32{0, 1}}}
 	b, err := good.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := Decode(b, 2)
-	if err != nil || got.Replicas[0] != good.Replicas[0] || len(got.Consumer.Assignment) != 2 || got.Producer.Sent != 3 {
+	if err != nil || !reflect.DeepEqual(got.Replicas, good.Replicas) || len(got.Consumer.Assignment) != 2 || got.Producer.Sent != 3 {
 		t.Fatalf("%+v, %v", got, err)
 	}
 	many := State{Broker: 2, Replicas: make([]Replica, maxReplicas+1)}
@@ -183,6 +186,11 @@ func TestDecode(t *testing.T) {
 		"negative partition": {[]byte(`{"broker":2,"replicas":[{"topic":"t","partition":-1}]}`), 2},
 		"negative counts":    {[]byte(`{"broker":2,"producer":{"sent":-1}}`), 2},
 		"long group":         {[]byte(`{"broker":2,"consumer":{"group":"` + strings.Repeat("g", 250) + `"}}`), 2},
+		"tail past the LEO":  {[]byte(`{"broker":2,"replicas":[{"topic":"t","leo":2,"tail":[{"o":2}]}]}`), 2},
+		"tail before start":  {[]byte(`{"broker":2,"replicas":[{"topic":"t","logStart":3,"leo":5,"tail":[{"o":2}]}]}`), 2},
+		"tail out of order":  {[]byte(`{"broker":2,"replicas":[{"topic":"t","leo":5,"tail":[{"o":3},{"o":3}]}]}`), 2},
+		"tail key too long":  {[]byte(`{"broker":2,"replicas":[{"topic":"t","leo":5,"tail":[{"o":3,"k":"` + base64.StdEncoding.EncodeToString(make([]byte, maxKey+1)) + `"}]}]}`), 2},
+		"tail too long":      {[]byte(`{"broker":2,"replicas":[{"topic":"t","leo":20,"tail":[` + strings.TrimSuffix(strings.Repeat(`{"o":1},`, tailRecords+1), ",") + `]}]}`), 2},
 	} {
 		if _, err := Decode(tc.b, tc.from); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v", name, err)

@@ -128,6 +128,8 @@ type Snapshot struct {
 	// Shared is what the other brokers last shared of themselves, by id:
 	// their replicas' offsets and their tabs' clients.
 	Shared []Shared
+	// Self is this broker as it shares itself, read with the rest.
+	Self gossip.State
 }
 
 // RoomView is the classroom room the member joined.
@@ -428,6 +430,7 @@ func (s *Session) Snapshot() Snapshot {
 	s.adminResults()
 	v := Snapshot{ID: s.m.ID(), Controller: -1, SessionTimeoutMs: s.cfg.SessionTimeoutMs, RequestTimeoutMs: s.cfg.RequestTimeoutMs}
 	s.m.Server(func(srv *server.Server) {
+		v.Self = gossip.Read(srv, time.Now().UnixMilli())
 		v.BrokerEpoch, v.Fenced = srv.Registered()
 		v.Registered = v.BrokerEpoch >= 0
 		if c := srv.Controller(); c != nil {
