@@ -61,6 +61,60 @@ func TestInspectProduceRequest(t *testing.T) {
 	pageNoExceptions(t, b)
 }
 
+// TestInspectGroupMember starts a group of two members through the page's
+// form, waits until they split the partitions, clicks the second member's
+// name and checks the inspector shows that member: its group and the
+// partitions its card shows. The panel follows the member: removed, it
+// says the member left the group.
+func TestInspectGroupMember(t *testing.T) {
+	Require(t)
+	b := openPage(t)
+	ctx := b.Ctx
+	pageClick(t, ctx, "produce-10") // records for the group to read
+
+	pageSet(t, ctx, "group-id", "scores", "input")
+	pageSet(t, ctx, "group-members", "2", "change")
+	pageClick(t, ctx, "add-group")
+	var c2 pageMember
+	pageWait(t, ctx, 90*time.Second, "group scores Stable with the partitions split 3/3 between c-1 and c-2", func() bool {
+		state, _, members := pageGroup(t, b, "scores")
+		if state != "Stable" || len(members) != 2 || !splitEvenly(members, 3) {
+			return false
+		}
+		c2 = members[1]
+		return c2.Name == "c-2"
+	})
+
+	const name = `.group-card[data-group="scores"] .member[data-member="c-2"] .member-name`
+	if !pageEval[bool](t, ctx, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false; e.click(); return true; })()`, name)) {
+		t.Fatal("no name to click for member c-2")
+	}
+	pageWait(t, ctx, 10*time.Second, "the inspector showing member c-2", func() bool {
+		return pageData(t, ctx, "#inspector", "what") == "member" && pageData(t, ctx, "#inspector", "member") == "c-2"
+	})
+	text := pageEval[string](t, ctx, `document.getElementById('inspector').innerText`)
+	want := []string{"c-2 in group.id=scores", "GroupID \"scores\"", "consumer config"}
+	var assigned []string
+	for _, p := range strings.Split(c2.Partitions, ",") {
+		assigned = append(assigned, "events-"+p)
+	}
+	want = append(want, "assigned: "+strings.Join(assigned, ", "))
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("the inspector does not say %q:\n%s", w, text)
+		}
+	}
+	pageScrollTo(t, ctx, "inspector")
+	Screenshot(t, ctx, "inspector-member")
+
+	pageClick(t, ctx, "remove-c-2")
+	pageWait(t, ctx, 60*time.Second, "the inspector saying c-2 left the group", func() bool {
+		return pageData(t, ctx, "#inspector", "gone") == "true" &&
+			strings.Contains(pageEval[string](t, ctx, `document.getElementById('inspector').innerText`), "Member c-2 left the group scores")
+	})
+	pageNoExceptions(t, b)
+}
+
 // TestNetworkFaultsThroughThePage loses 20% of messages and produces until
 // the producer has retried: every acknowledged record is in the leaders'
 // logs. Then it splits broker 1 from brokers 2 and 3: the majority

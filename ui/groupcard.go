@@ -25,7 +25,8 @@ import (
 // data-state, data-partitions (comma-separated) and data-idle, and a .gpart
 // per partition with data-partition, data-position, data-committed and
 // data-lag (-1: unknown); buttons are
-// #add-member-<group>, #remove-<c-n> and #crash-<c-n>.
+// #add-member-<group>, #remove-<c-n> and #crash-<c-n>; a click on a
+// member's .member-name opens it in the inspector.
 type GroupCard struct {
 	app.Compo
 	Lab  *lab.Lab
@@ -164,7 +165,11 @@ func (c *GroupCard) member(m lab.MemberView) app.UI {
 	}
 	return li.Body(
 		app.Div().Class("member-head").Body(
-			app.Span().Class("member-name").Style("background", bg).Style("color", fg).Text(m.Name),
+			// The name, not the whole row, opens the inspector: a click
+			// on Remove or Crash must not open it too.
+			app.Span().Class("member-name inspectable").Style("background", bg).Style("color", fg).
+				Title("Inspect %s: click to see its group, assignment, offsets and configuration", m.Name).Text(m.Name).
+				OnClick(func(ctx app.Context, _ app.Event) { inspect(ctx, Inspected{What: "member", Member: m.ID}) }, app.EventScope(m.Name)),
 			app.If(m.MemberID != "", func() app.UI {
 				return app.Span().Class("member-id mono").Title("member id: %s", m.MemberID).Text(shortMember(m.MemberID))
 			}),

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/streamlab/streamlab/core"
+	"github.com/streamlab/streamlab/core/client"
 	"github.com/streamlab/streamlab/core/controller"
 	"github.com/streamlab/streamlab/core/lab"
 	"github.com/streamlab/streamlab/core/record"
@@ -18,13 +19,14 @@ import (
 )
 
 // Inspected is what the inspector shows: a message (a copy taken when it
-// was clicked: it is delivered a few frames later), a broker or a
-// partition (read afresh from the lab at each redraw).
+// was clicked: it is delivered a few frames later), a broker, a partition
+// or a consumer group member (read afresh from the lab at each redraw).
 type Inspected struct {
-	What      string // "message", "broker" or "partition"
+	What      string // "message", "broker", "partition" or "member"
 	Flight    sim.Flight
 	Broker    core.NodeID
 	Partition int32
+	Member    core.NodeID
 }
 
 // inspectAction is the go-app action a click on something inspectable
@@ -40,11 +42,13 @@ func flightKey(f sim.Flight) string {
 	return fmt.Sprintf("%d/%d/%d/%d/%d/%t/%d", f.SentAt, e.From, e.To, e.CorrelationID, e.Key(), e.Request != nil, len(e.Raft))
 }
 
-// Inspector is the side panel that shows one message, broker or partition
-// in full.
+// Inspector is the side panel that shows one message, broker, partition or
+// group member in full.
 //
 // For the e2e tests: the panel is #inspector with data-what; a message's
-// has data-api (the API name) and data-version.
+// has data-api (the API name) and data-version; a member's has data-member
+// (c-n, as the group card's .member) and data-gone="true" once the member
+// left its group.
 type Inspector struct {
 	app.Compo
 	Lab *lab.Lab
@@ -54,6 +58,11 @@ type Inspector struct {
 	// go-app redraws a child only when one of its exported fields changes,
 	// and the tree is the dearest thing on the page to draw.
 	Version uint64
+	// Now is the virtual time in the group panel's steps for a member, 0
+	// otherwise: a consumer's own state (its position, what it processed,
+	// its MemberState) moves without a notable event, and the panel must
+	// agree with the group card beside it, which follows the clock.
+	Now     int64
 	onClose func() // unexported: see Clock
 }
 
@@ -117,8 +126,98 @@ func (in *Inspector) Render() app.UI {
 					w.node(tp(in.Lab.Topic(), pv.Partition), reflect.ValueOf(pv), 0)))
 			}
 		}
+	case "member":
+		name, _ := lab.MemberName(s.Member)
+		sec = sec.DataSet("member", name)
+		for _, g := range in.Lab.Groups() {
+			for _, m := range g.Members {
+				if m.ID == s.Member {
+					return sec.Body(append([]app.UI{head}, in.member(g, m)...)...)
+				}
+			}
+		}
+		// Gone: the lab drops a member once its coordinator no longer
+		// counts it; its consumer stays known, with its group.id.
+		text := fmt.Sprintf("No member %s at this point of the timeline.", name)
+		if c := in.Lab.Member(s.Member); c != nil {
+			text = fmt.Sprintf("Member %s left the group %s: it was closed or crashed, and its coordinator no longer counts it.", name, c.Config().GroupID)
+		}
+		return sec.DataSet("gone", "true").Body(head, app.P().Class("empty").Text(text))
 	}
 	return sec.Body(head, app.P().Class("empty").Text("nothing to show"))
+}
+
+// memberGroup is the group of an inspected member, without the other
+// members' details (their own inspector shows them).
+type memberGroup struct {
+	GroupID, State, Protocol      string
+	Generation                    int32
+	Coordinator, OffsetsPartition int32
+	Members                       []string
+	Unowned                       []int32
+}
+
+// consumerGroupState is what the member's consumer itself knows of its
+// group, which can differ from the coordinator's view during a rebalance.
+type consumerGroupState struct {
+	Generation, AssignedGeneration int32
+	Coordinator                    core.NodeID // -1: not known
+	Protocol                       string
+	Closed                         bool
+	Stats                          client.ConsumerStats
+}
+
+// member draws a group member: a summary in words, then its view, its
+// group, its consumer's own state and configuration as trees.
+func (in *Inspector) member(g lab.GroupView, m lab.MemberView) []app.UI {
+	topic := in.Lab.Topic()
+	state := m.State
+	switch {
+	case m.Crashed:
+		state = "crashed"
+	case m.Leaving:
+		state = "left (LeaveGroup sent)"
+	case m.Error != "":
+		state = "failed: " + m.Error
+	}
+	var parts []int32
+	for _, p := range m.Partitions {
+		parts = append(parts, p.Partition)
+	}
+	assigned := "assigned: " + tps(topic, parts)
+	if len(parts) == 0 {
+		assigned = "assigned: nothing; " + noPartitions(m)
+	}
+	mg := memberGroup{GroupID: g.Config.Name, State: g.State, Protocol: g.Protocol, Generation: g.Generation,
+		Coordinator: g.Coordinator, OffsetsPartition: g.OffsetsPartition, Unowned: g.Unowned}
+	for _, o := range g.Members {
+		mg.Members = append(mg.Members, o.Name)
+	}
+	w := walker{budget: maxTreeNodes}
+	kids := []app.UI{
+		w.node("member "+m.Name, reflect.ValueOf(m), 0),
+		w.node("group "+g.Config.Name, reflect.ValueOf(mg), 0),
+	}
+	if c := in.Lab.Member(m.ID); c != nil {
+		cs := consumerGroupState{Generation: c.Generation(), AssignedGeneration: c.AssignedGeneration(),
+			Coordinator: -1, Protocol: c.Protocol(), Closed: c.Closed(), Stats: c.Stats()}
+		if id, ok := c.Coordinator(); ok {
+			cs.Coordinator = id
+		}
+		kids = append(kids,
+			w.node("its consumer's view", reflect.ValueOf(cs), 0),
+			w.node("consumer config", reflect.ValueOf(c.Config()), 0))
+	}
+	memberID := m.MemberID
+	if memberID == "" {
+		memberID = "none yet (not joined)"
+	}
+	return []app.UI{
+		app.P().Class("route").Text(fmt.Sprintf("%s in group.id=%s · generation %d · %s", m.Name, g.Config.Name, max(g.Generation, 0), state)),
+		app.P().Class("mono").Text("member id: " + memberID),
+		app.P().Class("member-assigned").Text(assigned),
+		app.Div().Class("tree").Body(kids...),
+	}
 }
 
 // The tree's bounds: a Fetch response can carry a megabyte of records and

@@ -367,7 +367,7 @@ func (p *Page) Render() app.UI {
 			),
 			app.Aside().Class("side-col").Body(
 				&Lessons{Lab: l, Version: sh.version, Now: stepNow},
-				&Inspector{Lab: l, Sel: p.inspected, Version: p.inspectorVersion(sh.version), onClose: func() { p.inspected = nil }},
+				&Inspector{Lab: l, Sel: p.inspected, Version: p.inspectorVersion(sh.version), Now: p.inspectorNow(stepNow), onClose: func() { p.inspected = nil }},
 				&AckCheck{Lab: l, Version: sh.version},
 				&EventLog{Lab: l, Version: sh.version, Wire: wire, Prefs: &p.prefs},
 				&ConsumerPanel{Lab: l, Version: sh.version},
@@ -402,6 +402,15 @@ func (p *Page) inspectorVersion(v uint64) uint64 {
 		return 0
 	}
 	return v
+}
+
+// inspectorNow is the clock an inspected member follows (see
+// Inspector.Now), 0 for the rest.
+func (p *Page) inspectorNow(stepNow int64) int64 {
+	if p.inspected == nil || p.inspected.What != "member" {
+		return 0
+	}
+	return stepNow
 }
 
 func errText(err error) string {
