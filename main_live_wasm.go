@@ -91,7 +91,10 @@ func (m liveMember) View() ui.LiveView {
 }
 
 func liveShared(st gossip.State, age int64) ui.LiveShared {
-	ls := ui.LiveShared{Broker: st.Broker, AgeMs: age, Killed: st.Killed, BrokerEpoch: st.BrokerEpoch, Fenced: st.Fenced}
+	ls := ui.LiveShared{Broker: st.Broker, AgeMs: age, Killed: st.Killed, BrokerEpoch: st.BrokerEpoch, Fenced: st.Fenced, WindowMs: st.WindowMs}
+	for _, l := range st.Sent {
+		ls.Sent = append(ls.Sent, ui.LiveLink(l))
+	}
 	for _, r := range st.Replicas {
 		lr := ui.LiveReplica{Topic: r.Topic, Partition: r.Partition, Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, LogStart: r.LogStart, HW: r.HW, LEO: r.LEO}
 		for _, rec := range r.Tail {

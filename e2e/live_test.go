@@ -157,6 +157,17 @@ func TestLiveClusterOfTabs(t *testing.T) {
 	Screenshot(t, tabs[0], "produced-tab1")
 	Screenshot(t, tabs[reader], "consumed")
 
+	// And the traffic between the two other tabs, which tab 1 only knows
+	// from what they share: their followers' fetches to each other.
+	pageWait(t, tabs[0], 10*time.Second, fmt.Sprintf("tab 1 shows broker %d and %d fetching from each other", ids[1], ids[2]), func() bool {
+		for _, r := range [][2]int{{ids[1], ids[2]}, {ids[2], ids[1]}} {
+			if !strings.Contains(pageData(t, tabs[0], fmt.Sprintf("#live-wire-%d-%d", r[0], r[1]), "apis"), "Fetch request") {
+				return false
+			}
+		}
+		return true
+	})
+
 	// Close the leader's tab: a crashed broker.
 	epoch, _ := strconv.Atoi(pageData(t, tabs[0], row(part), "epoch"))
 	t.Logf("closing tab %d (broker %d), leader of %s-%d at epoch %d", victim+1, ids[victim], topic, part, epoch)

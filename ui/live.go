@@ -92,6 +92,19 @@ type LiveShared struct {
 	Replicas    []LiveReplica
 	Producer    *LiveProducerStats
 	Consumer    *LiveConsumerStats
+	// Sent is the messages its machines sent to other members over the
+	// last WindowMs.
+	Sent     []LiveLink
+	WindowMs int64
+}
+
+// LiveLink is how many messages of one API and direction went from one
+// machine to another.
+type LiveLink struct {
+	From, To core.NodeID
+	API      string // Kafka's API name, or "raft"
+	Kind     string // "request", "response" or "" (raft)
+	N        int
 }
 
 // LiveReplica is one partition's log on a broker.

@@ -317,6 +317,7 @@ func (p *LivePage) Render() app.UI {
 				&LiveBrokers{View: v},
 				&LiveTopics{View: v},
 				&LiveLogs{View: v},
+				&LiveWire{View: v},
 				&LiveSharedPanel{View: v},
 				&LiveTopicForm{Alive: liveAlive(v), OnCreate: func(ctx app.Context, name string, parts int32, rf int16, minISR int) {
 					p.run(ctx, func(m LiveMember) error { return m.CreateTopic(name, parts, rf, minISR) })

@@ -11,6 +11,7 @@
 package gossip
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,21 @@ type State struct {
 	Replicas    []Replica `json:"replicas"`
 	Producer    *Producer `json:"producer,omitempty"`
 	Consumer    *Consumer `json:"consumer,omitempty"`
+	// Sent is what the member's machines sent to other members over the
+	// last WindowMs: each message is counted by its sender once, so
+	// every member's together are all the cluster's traffic.
+	Sent     []Link `json:"sent,omitempty"`
+	WindowMs int64  `json:"windowMs,omitempty"`
+}
+
+// Link is how many messages of one API and direction went from one
+// machine to another.
+type Link struct {
+	From core.NodeID `json:"f"`
+	To   core.NodeID `json:"t"`
+	API  string      `json:"api"`            // Kafka's API name, or "raft"
+	Kind string      `json:"kind,omitempty"` // "request", "response" or "" (raft)
+	N    int         `json:"n"`
 }
 
 // Replica is one partition's log on the broker.
@@ -90,6 +106,8 @@ const (
 	tailReplicas = 64
 	maxKey       = 40
 	maxValue     = 24
+	maxLinks     = 512 // mesh's bound on its routes
+	maxAPI       = 40
 )
 
 // ErrMalformed is a state that does not decode or breaks a bound.
@@ -181,6 +199,14 @@ func (s *State) check(from core.NodeID) error {
 			return fmt.Errorf("replica %.40q-%d: %v", r.Topic, r.Partition, err)
 		}
 	}
+	if len(s.Sent) > maxLinks || s.WindowMs < 0 {
+		return fmt.Errorf("%d links over %d ms, at most %d", len(s.Sent), s.WindowMs, maxLinks)
+	}
+	for _, l := range s.Sent {
+		if l.N < 0 || len(l.API) > maxAPI || !utf8.ValidString(l.API) || l.Kind != "" && l.Kind != "request" && l.Kind != "response" {
+			return fmt.Errorf("link %d→%d: %d messages of %.40q %.10q", l.From, l.To, l.N, l.API, l.Kind)
+		}
+	}
 	if p := s.Producer; p != nil && (p.Sent < 0 || p.Acked < 0 || p.Failed < 0) {
 		return errors.New("negative producer counts")
 	}
@@ -209,6 +235,25 @@ func (r Replica) checkTail() error {
 	return nil
 }
 
+// links lists counts by route, in a stable order.
+func links(sent map[mesh.Route]int) []Link {
+	out := make([]Link, 0, len(sent))
+	for r, n := range sent {
+		l := Link{From: r.From, To: r.To, API: "raft", N: n}
+		if r.Key >= 0 {
+			l.API, l.Kind = core.APIName(r.Key), "request"
+			if r.Response {
+				l.Kind = "response"
+			}
+		}
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b Link) int {
+		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To), cmp.Compare(a.API, b.API), cmp.Compare(a.Kind, b.Kind))
+	})
+	return out
+}
+
 func name(s string) bool { return len(s) <= maxName && utf8.ValidString(s) }
 
 // Share reads m's broker every interval and shares it with m's peers until
@@ -217,6 +262,8 @@ func name(s string) bool { return len(s) <= maxName && utf8.ValidString(s) }
 func Share(ctx context.Context, m *mesh.Member, interval time.Duration, extra func(*State)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	last := time.Now()
+	m.TakeSent() // counted from now
 	for {
 		select {
 		case <-ctx.Done():
@@ -228,6 +275,8 @@ func Share(ctx context.Context, m *mesh.Member, interval time.Duration, extra fu
 		if err := m.Host().Do(func(mc core.Machine) { st = Read(mc.(*server.Server), now) }); err != nil {
 			st = State{Broker: m.ID(), Time: now, Killed: true}
 		}
+		st.Sent, st.WindowMs = links(m.TakeSent()), time.Since(last).Milliseconds()
+		last = time.Now()
 		if extra != nil {
 			extra(&st)
 		}

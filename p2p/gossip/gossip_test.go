@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -126,7 +127,7 @@ func TestShare(t *testing.T) {
 	for _, id := range []core.NodeID{2, 3} {
 		for {
 			st, _ := last(id)
-			if len(st.Replicas) == 2 && st.BrokerEpoch >= 0 && !st.Fenced {
+			if len(st.Replicas) == 2 && st.BrokerEpoch >= 0 && !st.Fenced && slices.ContainsFunc(st.Sent, fetchToLeader) {
 				for _, r := range st.Replicas {
 					if r.Topic != "shared" || r.LEO < 0 || r.HW < 0 {
 						t.Errorf("broker %d shared %+v", id, r)
@@ -154,6 +155,12 @@ func TestShare(t *testing.T) {
 	if _, m2 := last(2); m2 <= n2 {
 		t.Error("no state from member 2 in a second: the check above proves nothing")
 	}
+}
+
+// fetchToLeader: a follower's fetch requests to the leader of the other
+// partition, counted by the follower's member.
+func fetchToLeader(l Link) bool {
+	return l.API == "Fetch" && l.Kind == "request" && l.To != l.From && l.N > 0
 }
 
 func TestDecode(t *testing.T) {
@@ -190,6 +197,8 @@ func TestDecode(t *testing.T) {
 		"tail before start":  {[]byte(`{"broker":2,"replicas":[{"topic":"t","logStart":3,"leo":5,"tail":[{"o":2}]}]}`), 2},
 		"tail out of order":  {[]byte(`{"broker":2,"replicas":[{"topic":"t","leo":5,"tail":[{"o":3},{"o":3}]}]}`), 2},
 		"tail key too long":  {[]byte(`{"broker":2,"replicas":[{"topic":"t","leo":5,"tail":[{"o":3,"k":"` + base64.StdEncoding.EncodeToString(make([]byte, maxKey+1)) + `"}]}]}`), 2},
+		"negative link":      {[]byte(`{"broker":2,"sent":[{"f":1,"t":2,"api":"Fetch","n":-1}]}`), 2},
+		"bad link kind":      {[]byte(`{"broker":2,"sent":[{"f":1,"t":2,"api":"Fetch","kind":"x","n":1}]}`), 2},
 		"tail too long":      {[]byte(`{"broker":2,"replicas":[{"topic":"t","leo":20,"tail":[` + strings.TrimSuffix(strings.Repeat(`{"o":1},`, tailRecords+1), ",") + `]}]}`), 2},
 	} {
 		if _, err := Decode(tc.b, tc.from); !errors.Is(err, ErrMalformed) {

@@ -115,7 +115,21 @@ type Member struct {
 	blocked    map[core.NodeID]bool
 	peersDown  map[core.NodeID]bool
 	doneOnce   sync.Once
+	sent       map[Route]int // since the last TakeSent
 }
+
+// Route is a kind of message sent to a peer: from a machine of this member
+// to a machine of another, of one API (-1: the controller quorum's raft)
+// and direction.
+type Route struct {
+	From, To core.NodeID
+	Key      int16
+	Response bool
+}
+
+// maxSentRoutes bounds sent (routes to clients are many: up to
+// ClientsPerBroker per broker, times the APIs).
+const maxSentRoutes = 512
 
 // Start runs broker (opened on store, whose writes it makes durable) and
 // its transport. Nothing is connected yet: call Connect for each peer that
@@ -136,7 +150,8 @@ func Start(cfg Config, broker core.Machine, store storage.Store) (*Member, error
 	if cfg.PeerState == nil {
 		cfg.PeerState = func(core.NodeID, []byte) {}
 	}
-	m := &Member{cfg: cfg, store: store, done: make(chan struct{}), up: map[core.NodeID]bool{}, clients: map[core.NodeID]*Client{}, routes: map[core.NodeID]core.NodeID{}}
+	m := &Member{cfg: cfg, store: store, done: make(chan struct{}), up: map[core.NodeID]bool{}, clients: map[core.NodeID]*Client{}, routes: map[core.NodeID]core.NodeID{},
+		sent: map[Route]int{}}
 	m.host = host.Start(broker, store, host.Options{Logf: cfg.Logf, Events: m.events(cfg.ID)})
 	go m.watch(m.host)
 	tr, err := rtc.New(rtc.Config{
@@ -408,12 +423,30 @@ func (m *Member) ShareState(b []byte) {
 // send hands env to broker b's member. Failures drop it, as a lossy
 // network would: the machines' timeouts and retries deal with that.
 func (m *Member) send(b core.NodeID, env core.Envelope) {
+	r := Route{From: env.From, To: env.To, Key: -1, Response: env.Response != nil}
+	if env.Raft == nil {
+		r.Key = env.Key()
+	}
 	m.mu.Lock()
 	tr, cut := m.tr, m.blocked[b]
+	if _, ok := m.sent[r]; ok || len(m.sent) < maxSentRoutes {
+		m.sent[r]++
+	}
 	m.mu.Unlock()
 	if tr != nil && !cut {
 		_ = tr.Send(b, env)
 	}
+}
+
+// TakeSent returns how many messages this member's machines handed to
+// peers since the last call, by route (including those a cut dropped, as a
+// sender would), and starts counting again.
+func (m *Member) TakeSent() map[Route]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.sent
+	m.sent = map[Route]int{}
+	return out
 }
 
 // receive runs on the reader goroutine of peer from.

@@ -51,6 +51,8 @@ type Session struct {
 	lastRead  []ReadRecord
 	produceNo int
 	shared    map[core.NodeID]Shared // what the peers share of their brokers
+	sentLinks []gossip.Link          // what this tab last shared of its traffic
+	sentMs    int64                  // over that many ms
 }
 
 // Shared is what a peer last shared of its broker (p2p/gossip), and when
@@ -215,9 +217,11 @@ func (s *Session) peerState(from core.NodeID, b []byte) {
 	s.mu.Unlock()
 }
 
-// addClients adds this tab's producer and consumer to what it shares.
+// addClients adds this tab's producer and consumer to what it shares, and
+// keeps its traffic for the tab's own view.
 func (s *Session) addClients(st *gossip.State) {
 	s.mu.Lock()
+	s.sentLinks, s.sentMs = st.Sent, st.WindowMs
 	cons := s.consumer
 	if s.producer != nil {
 		st.Producer = &gossip.Producer{Sent: s.sent, Acked: s.acked, Failed: s.failed}
@@ -468,6 +472,7 @@ func (s *Session) Snapshot() Snapshot {
 	for _, sh := range s.shared {
 		v.Shared = append(v.Shared, sh)
 	}
+	v.Self.Sent, v.Self.WindowMs = s.sentLinks, s.sentMs
 	s.mu.Unlock()
 	slices.SortFunc(v.Shared, func(a, b Shared) int { return cmp.Compare(a.Broker, b.Broker) })
 	slices.SortFunc(v.Events, func(a, b Observed) int { return cmp.Compare(b.Seq, a.Seq) })
