@@ -167,6 +167,8 @@ func TestLiveClusterOfTabs(t *testing.T) {
 		}
 		return true
 	})
+	pageScrollTo(t, tabs[0], "live-logs")
+	Screenshot(t, tabs[0], "logs-tab1")
 
 	// Close the leader's tab: a crashed broker.
 	epoch, _ := strconv.Atoi(pageData(t, tabs[0], row(part), "epoch"))

@@ -36,7 +36,13 @@ type wireRoute struct {
 
 // Render draws the routes.
 func (w *LiveWire) Render() app.UI {
-	routes := w.routes()
+	routes, beside := w.routes()
+	name := func(id core.NodeID) string {
+		if b, ok := beside[id]; ok {
+			return fmt.Sprintf("client %d (beside broker %d)", id, b)
+		}
+		return liveNodeName(id)
+	}
 	return app.Section().Class("card live-wire").ID("live-wire").Body(
 		app.H2().Text("On the wire: the whole cluster's last second"),
 		app.P().Class("hint").Text("Every member counts the messages its machines send to the other members over WebRTC and shares the counts "+
@@ -59,7 +65,7 @@ func (w *LiveWire) Render() app.UI {
 			}
 			return app.Li().ID(fmt.Sprintf("live-wire-%d-%d", r.from, r.to)).Class("wire-route").
 				DataSet("apis", strings.Join(apis, ",")).DataSet("rate", rate(r.total)).Body(
-				app.Span().Class("route").Text(fmt.Sprintf("%s → %s", liveNodeName(r.from), liveNodeName(r.to))),
+				app.Span().Class("route").Text(fmt.Sprintf("%s → %s", name(r.from), name(r.to))),
 				pipe(r.total),
 				app.Span().Class("mono").Text(strings.Join(parts, " · ")),
 			)
@@ -67,15 +73,21 @@ func (w *LiveWire) Render() app.UI {
 	)
 }
 
-// routes merges every fresh member's counts into rates per route.
-func (w *LiveWire) routes() []wireRoute {
+// routes merges every fresh member's counts into rates per route, and
+// says which broker each client runs beside (the member that counted its
+// messages).
+func (w *LiveWire) routes() ([]wireRoute, map[core.NodeID]core.NodeID) {
 	v := w.View
 	at := map[[2]core.NodeID]*wireRoute{}
+	beside := map[core.NodeID]core.NodeID{}
 	add := func(sh LiveShared) {
 		if sh.Killed || sh.AgeMs > sharedStaleMs || sh.WindowMs <= 0 {
 			return
 		}
 		for _, l := range sh.Sent {
+			if l.From >= core.ClientIDBase {
+				beside[l.From] = sh.Broker
+			}
 			k := [2]core.NodeID{l.From, l.To}
 			r := at[k]
 			if r == nil {
@@ -96,7 +108,7 @@ func (w *LiveWire) routes() []wireRoute {
 		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b wireRoute) int { return cmp.Or(cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to)) })
-	return out
+	return out, beside
 }
 
 // pipe is a route's line with 1 to 6 dots moving along it, one more for
@@ -121,7 +133,8 @@ func rate(perSec float64) string {
 }
 
 // liveNodeName names a machine of a live cluster: a broker, or a client
-// (whose id the member that runs it hands out, from core.ClientIDBase up).
+// (whose id the member that runs it hands out, from core.ClientIDBase up:
+// a tab's producer, consumer and admin, the node's Kafka connections).
 func liveNodeName(id core.NodeID) string {
 	if id >= core.ClientIDBase {
 		return fmt.Sprintf("client %d", id)
