@@ -365,7 +365,8 @@ func (p *LivePage) limits() app.UI {
 			"Set them with ?session_timeout_ms= and ?request_timeout_ms= in the URL.", p.cfg.SessionTimeoutMs, p.cfg.RequestTimeoutMs)),
 		app.P().Text("Not built yet: faults injected into a cluster of this browser's tabs (a room's teacher can kill brokers and cut the network), "+
 			"more than 3 brokers per browser cluster, reassigning "+
-			"partitions, several producers or consumers per tab, the animated view of the single-tab page. "+
+			"partitions, several producers or consumers per tab, each message in flight (the traffic is shown as every member's counts per route), "+
+			"the single-tab page's timeline and inspector. "+
 			"In a network without multicast (some sandboxes), Chromium gathers WebRTC candidates only once the page may use the microphone."),
 	)
 }
