@@ -69,7 +69,7 @@ func (l *LiveLogs) card(tp LiveTopic, id int32) app.UI {
 		}
 		rv := lab.ReplicaView{Broker: core.NodeID(id), Leader: p.Reg.Leader, InISR: slices.Contains(p.Reg.ISR, id)}
 		var recs []broker.StoredRecord
-		if i := slices.IndexFunc(sh.Replicas, func(r LiveReplica) bool { return r.Topic == tp.Name && r.Partition == p.Partition }); i >= 0 && heard != "never" {
+		if i := slices.IndexFunc(sh.Replicas, func(r LiveReplica) bool { return r.Topic == tp.Name && r.Partition == p.Partition }); i >= 0 {
 			r := sh.Replicas[i]
 			rv.Holds, rv.Down, rv.LeaderEpoch = true, heard != "now", r.LeaderEpoch
 			rv.LogStartOffset, rv.HighWatermark, rv.LogEndOffset = r.LogStart, r.HW, r.LEO
@@ -113,6 +113,9 @@ func (l *LiveLogs) card(tp LiveTopic, id int32) app.UI {
 func (l *LiveLogs) shared(id int32) (LiveShared, string) {
 	v := l.View
 	if id == int32(v.ID) {
+		if v.Self.Broker == 0 {
+			return v.Self, "killed" // its host is closed: nothing to read
+		}
 		return v.Self, "now"
 	}
 	i := slices.IndexFunc(v.Shared, func(s LiveShared) bool { return int32(s.Broker) == id })
