@@ -114,6 +114,10 @@ func TestTeacherFaults(t *testing.T) {
 	kill, cut := fmt.Sprintf("live-room-kill-%d", sid), fmt.Sprintf("live-room-cut-%d", sid)
 	click(kill)
 	wait("the student's page shows its broker killed", studentState("killed"))
+	studentLog := fmt.Sprintf("#live-log-%s-%d", topic, sid)
+	wait("the teacher's page draws the student's broker killed, as the student shared it", func() bool {
+		return pageData(t, teacher, studentLog, "heard") == "killed"
+	})
 	wait("the controller fenced the killed broker", fenced)
 	if !slices.ContainsFunc(liveEvents(t, student), func(e liveEvent) bool { return strings.Contains(e.Text, "killed") }) {
 		t.Errorf("the student's event log does not say its broker was killed: %v", liveEvents(t, student))
@@ -129,6 +133,7 @@ func TestTeacherFaults(t *testing.T) {
 	if !studentState("running")() {
 		t.Error("the student's page does not show its broker running again")
 	}
+	wait("the teacher's page draws the student's log again", func() bool { return pageData(t, teacher, studentLog, "heard") == "now" })
 	produce(200)
 
 	click(cut)

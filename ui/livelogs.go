@@ -113,9 +113,6 @@ func (l *LiveLogs) card(tp LiveTopic, id int32) app.UI {
 func (l *LiveLogs) shared(id int32) (LiveShared, string) {
 	v := l.View
 	if id == int32(v.ID) {
-		if v.Self.Broker == 0 {
-			return v.Self, "killed" // its host is closed: nothing to read
-		}
 		return v.Self, "now"
 	}
 	i := slices.IndexFunc(v.Shared, func(s LiveShared) bool { return int32(s.Broker) == id })
