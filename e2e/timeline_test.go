@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/streamlab/streamlab/core/client"
 )
@@ -151,4 +152,34 @@ func pageSeek(t *testing.T, ctx context.Context, at int64) {
 	pageWait(t, ctx, 60*time.Second, fmt.Sprintf("rewound to %d", at), func() bool {
 		return pageData(t, ctx, "#timeline", "replaying") == "false" && pageTimelineNow(t, ctx) == at
 	})
+}
+
+// TestKeyboardShortcuts: space pauses and resumes, → steps the paused
+// world to its next event.
+func TestKeyboardShortcuts(t *testing.T) {
+	Require(t)
+	b := openPage(t)
+	ctx := b.Ctx
+	key := func(k string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	label := func() string { return pageText(t, ctx, "#pause") }
+	key(" ")
+	pageWait(t, ctx, 10*time.Second, "paused by space", func() bool { return label() == "Resume" })
+	before := pageTimelineNow(t, ctx)
+	time.Sleep(500 * time.Millisecond)
+	if now := pageTimelineNow(t, ctx); now != before {
+		t.Fatalf("paused, but the clock moved from %d to %d", before, now)
+	}
+	key(kb.ArrowRight)
+	pageWait(t, ctx, 10*time.Second, "→ stepped to the next event", func() bool { return pageTimelineNow(t, ctx) > before })
+	if label() != "Resume" {
+		t.Errorf("→ resumed the world (button %q)", label())
+	}
+	key(" ")
+	pageWait(t, ctx, 10*time.Second, "resumed by space", func() bool { return label() == "Pause" })
+	pageNoExceptions(t, b)
 }

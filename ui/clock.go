@@ -45,8 +45,8 @@ func (c *Clock) Render() app.UI {
 	return app.Div().Class("clock").Body(
 		app.Span().ID("clock").Title("Virtual time of the simulated cluster").
 			Text(time.UnixMilli(c.Now).UTC().Format("2006-01-02 15:04:05.0")+" UTC"),
-		app.Button().ID("pause").Text(label).OnClick(func(app.Context, app.Event) { c.onPause() }),
-		app.Button().ID("step").Class("secondary").Title("Pause, then run until the next thing happens: a message sent or delivered, or a notable event").
+		app.Button().ID("pause").Title("Keyboard: space").Text(label).OnClick(func(app.Context, app.Event) { c.onPause() }),
+		app.Button().ID("step").Class("secondary").Title("Pause, then run until the next thing happens: a message sent or delivered, or a notable event (keyboard: →)").
 			Text("Step").OnClick(func(app.Context, app.Event) { c.onStep() }),
 		app.Select().ID("speed").Title("Simulation speed").OnChange(func(ctx app.Context, e app.Event) {
 			var s int64

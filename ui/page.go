@@ -54,6 +54,7 @@ type Page struct {
 	writtenAt int64     // the virtual time it was written at
 
 	inspected *Inspected // what the inspector shows (nil: it is closed)
+	keys      app.Func   // the keydown listener (listenKeys)
 
 	// The pace (see tick): when the world was last stepped and the page
 	// last redrawn, and the lab's state it was redrawn with.
@@ -126,6 +127,42 @@ func (p *Page) OnMount(ctx app.Context) {
 	p.start, p.end = p.lab.Now(), max(p.lab.Now(), p.replayTo)
 	p.lastTick = time.Now()
 	ctx.After(tickEvery, p.tick)
+	p.listenKeys(ctx)
+}
+
+// listenKeys binds the keyboard shortcuts: space pauses or resumes, →
+// steps to the next event. Keys typed into a field, or pressed on a
+// focused button (space clicks it), are left alone.
+func (p *Page) listenKeys(ctx app.Context) {
+	p.keys = app.FuncOf(func(_ app.Value, args []app.Value) any {
+		e := args[0]
+		if e.Get("ctrlKey").Bool() || e.Get("metaKey").Bool() || e.Get("altKey").Bool() {
+			return nil
+		}
+		switch e.Get("target").Get("tagName").String() {
+		case "INPUT", "SELECT", "TEXTAREA", "BUTTON":
+			return nil
+		}
+		switch e.Get("key").String() {
+		case " ":
+			e.Call("preventDefault") // the page would scroll
+			ctx.Dispatch(func(app.Context) { p.paused = !p.paused })
+		case "ArrowRight":
+			e.Call("preventDefault")
+			ctx.Dispatch(func(app.Context) { p.step() })
+		}
+		return nil
+	})
+	app.Window().Call("addEventListener", "keydown", p.keys)
+}
+
+// OnDismount unbinds the keyboard shortcuts.
+func (p *Page) OnDismount() {
+	if p.keys != nil {
+		app.Window().Call("removeEventListener", "keydown", p.keys)
+		p.keys.Release()
+		p.keys = nil
+	}
 }
 
 // setPlayer makes pl's lab the one shown.
