@@ -9,7 +9,7 @@ import (
 )
 
 func main() {
-	sessionStore = session.New("streamlab.session.v1")
+	sessionStore = session.New("streamlab-session", "streamlab.session.v1")
 	routes()
 	app.RunWhenOnBrowser() // never returns in the browser
 }

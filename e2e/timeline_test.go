@@ -183,3 +183,22 @@ func TestKeyboardShortcuts(t *testing.T) {
 	pageWait(t, ctx, 10*time.Second, "resumed by space", func() bool { return label() == "Pause" })
 	pageNoExceptions(t, b)
 }
+
+// TestSessionRestoredOnReload: the page keeps its session in IndexedDB, so
+// the app opened again without a link (no #s= in the address) replays it.
+func TestSessionRestoredOnReload(t *testing.T) {
+	Require(t)
+	b := openPage(t)
+	ctx := b.Ctx
+	pageProduce(t, ctx, "alice", "kept")
+	pageWait(t, ctx, 30*time.Second, "alice on every replica", func() bool {
+		return pageCount(t, ctx, `.record[data-key="alice"]`) == 3
+	})
+	time.Sleep(2 * time.Second) // the page writes its session at most every second
+	OpenApp(t, ctx, pageEval[string](t, ctx, `location.origin + "/"`))
+	pageWait(t, ctx, 60*time.Second, "the saved session replayed", func() bool {
+		return strings.Contains(pageText(t, ctx, "#timeline-note"), "Opened the saved session") &&
+			pageCount(t, ctx, `.record[data-key="alice"]`) == 3
+	})
+	pageNoExceptions(t, b)
+}

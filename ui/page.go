@@ -77,7 +77,8 @@ type shownState struct {
 }
 
 // SessionStore keeps the page's session (its encoded text, lab.Session)
-// across reloads; wasm/session implements it in the browser.
+// across reloads; wasm/session implements it in the browser. Load may
+// block (the page calls it off its UI goroutine); Save must not.
 type SessionStore interface {
 	Load() (string, bool)
 	Save(string)
@@ -94,8 +95,8 @@ var labConfig = lab.Config{Seed: 1, MinLatencyMs: 40, MaxLatencyMs: 120, ClientR
 // fragment never reaches the server.
 const sessionParam = "s"
 
-// OnMount starts the world and its clock: the session in the URL if there
-// is one, else the one saved before the reload, else a new cluster.
+// OnMount starts the world and its clock (begin): the session in the URL if
+// there is one, else the one saved before the reload, else a new cluster.
 func (p *Page) OnMount(ctx app.Context) {
 	p.speed = 100
 	ctx.Handle(inspectAction, func(_ app.Context, a app.Action) {
@@ -103,14 +104,31 @@ func (p *Page) OnMount(ctx app.Context) {
 			p.inspected = &s
 		}
 	})
-	from, text := "", ""
 	if v, err := url.ParseQuery(ctx.Page().URL().Fragment); err == nil && v.Get(sessionParam) != "" {
-		from, text = "the link", v.Get(sessionParam)
+		p.begin(ctx, "the link", v.Get(sessionParam))
 	} else if p.Store != nil {
-		if t, ok := p.Store.Load(); ok {
-			from, text = "the saved session", t
-		}
+		// The store is asynchronous (IndexedDB): read it off the UI
+		// goroutine; the page says it is starting meanwhile.
+		store := p.Store
+		ctx.Async(func() {
+			t, ok := store.Load()
+			ctx.Dispatch(func(ctx app.Context) {
+				if ok {
+					p.begin(ctx, "the saved session", t)
+				} else {
+					p.begin(ctx, "", "")
+				}
+			})
+		})
+	} else {
+		p.begin(ctx, "", "")
 	}
+	p.listenKeys(ctx)
+}
+
+// begin starts the world from the session text came from ("" for a new
+// cluster), and its clock.
+func (p *Page) begin(ctx app.Context, from, text string) {
 	s, err := lab.Session{}, error(nil)
 	if from != "" {
 		s, err = lab.DecodeSession(text)
@@ -127,7 +145,6 @@ func (p *Page) OnMount(ctx app.Context) {
 	p.start, p.end = p.lab.Now(), max(p.lab.Now(), p.replayTo)
 	p.lastTick = time.Now()
 	ctx.After(tickEvery, p.tick)
-	p.listenKeys(ctx)
 }
 
 // listenKeys binds the keyboard shortcuts: space pauses or resumes, →
@@ -219,6 +236,9 @@ func (p *Page) onAction(lab.Action) {
 // step pauses, then runs the world until the next thing happens (at most a
 // second of virtual time).
 func (p *Page) step() {
+	if p.lab == nil {
+		return // the saved session is still loading
+	}
 	p.paused = true
 	if !p.replaying {
 		p.play.NextEvent(1000)
