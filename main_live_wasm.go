@@ -19,7 +19,7 @@ func init() { liveCluster = liveJoiner{} }
 type liveJoiner struct{}
 
 func (liveJoiner) Join(ctx context.Context, cfg ui.LiveConfig) (ui.LiveMember, error) {
-	sc := live.SessionConfig{Cluster: cfg.Cluster, SessionTimeoutMs: cfg.SessionTimeoutMs, RequestTimeoutMs: cfg.RequestTimeoutMs}
+	sc := live.SessionConfig{Cluster: cfg.Cluster, SessionTimeoutMs: cfg.SessionTimeoutMs, RequestTimeoutMs: cfg.RequestTimeoutMs, Tell: ui.TellEvent}
 	if cfg.Room != "" {
 		sc.Room = &live.RoomConfig{URL: cfg.RoomURL, Code: cfg.Room, Device: cfg.Device, Teacher: cfg.Teacher}
 	}
@@ -94,6 +94,9 @@ func liveShared(st gossip.State, age int64) ui.LiveShared {
 	ls := ui.LiveShared{Broker: st.Broker, AgeMs: age, Killed: st.Killed, BrokerEpoch: st.BrokerEpoch, Fenced: st.Fenced, WindowMs: st.WindowMs}
 	for _, l := range st.Sent {
 		ls.Sent = append(ls.Sent, ui.LiveLink(l))
+	}
+	for _, e := range st.Events {
+		ls.Events = append(ls.Events, ui.LiveTold(e))
 	}
 	for _, r := range st.Replicas {
 		lr := ui.LiveReplica{Topic: r.Topic, Partition: r.Partition, Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, LogStart: r.LogStart, HW: r.HW, LEO: r.LEO}

@@ -167,6 +167,11 @@ func TestLiveClusterOfTabs(t *testing.T) {
 		}
 		return true
 	})
+	// And tab 1's event log tells what the consumer in the reader's tab
+	// did, as that tab shared it.
+	pageWait(t, tabs[0], 10*time.Second, fmt.Sprintf("tab 1's log telling tab %d's consumer's events", reader+1), func() bool {
+		return pageEval[bool](t, tabs[0], fmt.Sprintf(`[...document.querySelectorAll('#live-event-log .event[data-from="%d"] .who')].some(w => w.innerText.startsWith("client"))`, ids[reader]))
+	})
 	pageScrollTo(t, tabs[0], "live-logs")
 	Screenshot(t, tabs[0], "logs-tab1")
 

@@ -96,6 +96,18 @@ type LiveShared struct {
 	// last WindowMs.
 	Sent     []LiveLink
 	WindowMs int64
+	// Events is what its machines reported lately, as its member told
+	// them, oldest first.
+	Events []LiveTold
+}
+
+// LiveTold is an event another member told in words.
+type LiveTold struct {
+	Seq  uint64
+	Time int64 // Unix ms, on that member's clock
+	Node core.NodeID
+	Kind string
+	Text string
 }
 
 // LiveLink is how many messages of one API and direction went from one

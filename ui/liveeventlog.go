@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -9,12 +11,15 @@ import (
 	"github.com/streamlab/streamlab/core"
 )
 
-// LiveEventLog tells what this tab's broker and clients saw, newest first,
-// in the words of the single-tab page's EventLog (describe); runs of the
-// same kind from the same machine are told once.
+// LiveEventLog tells what this tab's broker and clients saw, and what the
+// other members told of theirs (p2p/gossip), newest first, in the words of
+// the single-tab page's EventLog (describe); runs of the same kind from the
+// same machine are told once. Another member's events are stamped with its
+// clock, which may differ from this one's.
 //
 // For the e2e tests: #live-event-log; each line is .event with data-event
-// (the event's type name, or PeerUp / PeerDown).
+// (the event's type name, or PeerUp / PeerDown) and data-from (the broker
+// whose member told it).
 type LiveEventLog struct {
 	app.Compo
 	View *LiveView
@@ -25,14 +30,37 @@ type liveLine struct {
 	who  string
 	kind string
 	node core.NodeID
+	from core.NodeID // the member that told it
 	text string
 	more int
 }
 
+// TellEvent puts a live member's event in words (its kind and text) for
+// the other members' logs.
+func TellEvent(ev core.Event) (kind, text string) { return kindOf(ev), describe(ev) }
+
 // Render draws the log.
 func (l *LiveEventLog) Render() app.UI {
+	told := l.told()
 	var lines []liveLine
+	add := func(ln liveLine) bool {
+		if n := len(lines); n > 0 && lines[n-1].kind == ln.kind && lines[n-1].node == ln.node && lines[n-1].from == ln.from && gathered[ln.kind] {
+			lines[n-1].more++
+			return true
+		}
+		if len(lines) == maxLines {
+			return false
+		}
+		lines = append(lines, ln)
+		return true
+	}
 	for _, e := range l.View.Events {
+		for len(told) > 0 && told[0].time > e.Time {
+			if !add(told[0]) {
+				break
+			}
+			told = told[1:]
+		}
 		kind, text := "", ""
 		switch {
 		case e.PeerUp:
@@ -50,17 +78,18 @@ func (l *LiveEventLog) Render() app.UI {
 		default:
 			continue
 		}
-		if n := len(lines); n > 0 && lines[n-1].kind == kind && lines[n-1].node == e.Node && gathered[kind] {
-			lines[n-1].more++
-			continue
-		}
-		if len(lines) == maxLines {
+		if !add(liveLine{time: e.Time, who: liveWho(e), kind: kind, node: e.Node, from: l.View.ID, text: text}) {
 			break
 		}
-		lines = append(lines, liveLine{time: e.Time, who: liveWho(e), kind: kind, node: e.Node, text: text})
+	}
+	for _, t := range told {
+		if !add(t) {
+			break
+		}
 	}
 	return app.Section().Class("events card").ID("live-event-log").Body(
-		app.H2().Text("What this tab saw"),
+		app.H2().Text("What the cluster saw"),
+		app.P().Class("hint").Text("This tab's events, and those every other member shares of its own every second (their clocks may differ a little)."),
 		app.Ol().Class("event-list").Body(
 			app.Range(lines).Slice(func(i int) app.UI {
 				ln := lines[i]
@@ -68,7 +97,7 @@ func (l *LiveEventLog) Render() app.UI {
 				if ln.more > 0 {
 					text += fmt.Sprintf(" (+ %d more like it)", ln.more)
 				}
-				return app.Li().Class("event", "kind-"+ln.kind).DataSet("event", ln.kind).Body(
+				return app.Li().Class("event", "kind-"+ln.kind).DataSet("event", ln.kind).DataSet("from", ln.from).Body(
 					app.Span().Class("when").Text(time.UnixMilli(ln.time).Format("15:04:05.0")),
 					app.Span().Class("who").Text(ln.who),
 					app.Span().Class("what").Text(text),
@@ -77,6 +106,25 @@ func (l *LiveEventLog) Render() app.UI {
 		),
 	)
 }
+
+// told is what the other fresh members told, newest first.
+func (l *LiveEventLog) told() []liveLine {
+	var out []liveLine
+	for _, sh := range l.View.Shared {
+		if sh.Killed || sh.AgeMs > sharedStaleMs {
+			continue
+		}
+		for _, e := range sh.Events {
+			out = append(out, liveLine{time: e.Time, who: liveNodeName(e.Node), kind: e.Kind, node: e.Node, from: sh.Broker, text: e.Text})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b liveLine) int { return cmp.Compare(b.time, a.time) })
+	return out[:min(len(out), maxTold)]
+}
+
+// maxTold bounds the other members' lines, so that this tab's own stay in
+// the log.
+const maxTold = 20
 
 // liveWho names the machine of an event: a broker, a client of a tab, or
 // the metadata log. Every controller voter applies the committed metadata

@@ -43,6 +43,19 @@ type State struct {
 	// every member's together are all the cluster's traffic.
 	Sent     []Link `json:"sent,omitempty"`
 	WindowMs int64  `json:"windowMs,omitempty"`
+	// Events is what the member's machines reported lately, told in
+	// words by the member (newest last, at most maxEvents), so that every
+	// tab's log tells the whole cluster's story.
+	Events []Told `json:"events,omitempty"`
+}
+
+// Told is an event as its member told it.
+type Told struct {
+	Seq  uint64      `json:"seq"`  // rises with each event of the member
+	Time int64       `json:"time"` // Unix ms on the member's clock
+	Node core.NodeID `json:"node"`
+	Kind string      `json:"kind"` // the event's type name
+	Text string      `json:"text"`
 }
 
 // Link is how many messages of one API and direction went from one
@@ -108,6 +121,9 @@ const (
 	maxValue     = 24
 	maxLinks     = 512 // mesh's bound on its routes
 	maxAPI       = 40
+	maxEvents    = 40
+	maxKind      = 40
+	maxText      = 400
 )
 
 // ErrMalformed is a state that does not decode or breaks a bound.
@@ -205,6 +221,14 @@ func (s *State) check(from core.NodeID) error {
 	for _, l := range s.Sent {
 		if l.N < 0 || len(l.API) > maxAPI || !utf8.ValidString(l.API) || l.Kind != "" && l.Kind != "request" && l.Kind != "response" {
 			return fmt.Errorf("link %d→%d: %d messages of %.40q %.10q", l.From, l.To, l.N, l.API, l.Kind)
+		}
+	}
+	if len(s.Events) > maxEvents {
+		return fmt.Errorf("%d events, at most %d", len(s.Events), maxEvents)
+	}
+	for _, e := range s.Events {
+		if len(e.Kind) > maxKind || len(e.Text) > maxText || !utf8.ValidString(e.Kind) || !utf8.ValidString(e.Text) {
+			return fmt.Errorf("event %d: a %d-byte kind or a %d-byte text", e.Seq, len(e.Kind), len(e.Text))
 		}
 	}
 	if p := s.Producer; p != nil && (p.Sent < 0 || p.Acked < 0 || p.Failed < 0) {

@@ -197,6 +197,8 @@ func TestDecode(t *testing.T) {
 		"tail before start":  {[]byte(`{"broker":2,"replicas":[{"topic":"t","logStart":3,"leo":5,"tail":[{"o":2}]}]}`), 2},
 		"tail out of order":  {[]byte(`{"broker":2,"replicas":[{"topic":"t","leo":5,"tail":[{"o":3},{"o":3}]}]}`), 2},
 		"tail key too long":  {[]byte(`{"broker":2,"replicas":[{"topic":"t","leo":5,"tail":[{"o":3,"k":"` + base64.StdEncoding.EncodeToString(make([]byte, maxKey+1)) + `"}]}]}`), 2},
+		"too many events":    {[]byte(`{"broker":2,"events":[` + strings.TrimSuffix(strings.Repeat(`{"seq":1},`, maxEvents+1), ",") + `]}`), 2},
+		"long event text":    {[]byte(`{"broker":2,"events":[{"seq":1,"text":"` + strings.Repeat("x", maxText+1) + `"}]}`), 2},
 		"negative link":      {[]byte(`{"broker":2,"sent":[{"f":1,"t":2,"api":"Fetch","n":-1}]}`), 2},
 		"bad link kind":      {[]byte(`{"broker":2,"sent":[{"f":1,"t":2,"api":"Fetch","kind":"x","n":1}]}`), 2},
 		"tail too long":      {[]byte(`{"broker":2,"replicas":[{"topic":"t","leo":20,"tail":[` + strings.TrimSuffix(strings.Repeat(`{"o":1},`, tailRecords+1), ",") + `]}]}`), 2},

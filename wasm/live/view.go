@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -74,6 +75,9 @@ type SessionConfig struct {
 	SessionTimeoutMs int64
 	// RequestTimeoutMs is the clients' request.timeout.ms (0: 30000).
 	RequestTimeoutMs int64
+	// Tell, if set, puts an event in words (its kind and text) for the
+	// peers: the tab shares its recent events with them (p2p/gossip).
+	Tell func(core.Event) (kind, text string)
 }
 
 // Observed is one event seen in this tab, stamped with the wall clock.
@@ -217,11 +221,53 @@ func (s *Session) peerState(from core.NodeID, b []byte) {
 	s.mu.Unlock()
 }
 
-// addClients adds this tab's producer and consumer to what it shares, and
-// keeps its traffic for the tab's own view.
+// Events shared with the peers: the newest notable ones and the newest
+// record traffic (which would crowd them out).
+const (
+	shareNotable = 12
+	shareTraffic = 8
+)
+
+// told is the tab's recent events in words, oldest first, without those of
+// the metadata log (every voter reports them, so each tab has them) and the
+// tab's own connections. s.mu is held.
+func (s *Session) told() []gossip.Told {
+	if s.cfg.Tell == nil {
+		return nil
+	}
+	var out []gossip.Told
+	add := func(list []Observed, n int) {
+		for _, o := range list[max(0, len(list)-n):] {
+			switch o.Event.(type) {
+			case core.BrokerRegistered, core.BrokerFenced, core.BrokerUnfenced, core.PartitionLeaderChanged, core.IsrChanged,
+				core.ControllerElected, core.ControllerResigned:
+				continue
+			}
+			t := gossip.Told{Seq: o.Seq, Time: o.Time, Node: o.Node}
+			switch {
+			case o.Fault != "":
+				t.Kind, t.Text = "TeacherFault", "the teacher's fault: "+o.Fault
+			case o.Event != nil:
+				t.Kind, t.Text = s.cfg.Tell(o.Event)
+			default:
+				continue // a connection of this tab
+			}
+			t.Kind, t.Text = cutText(t.Kind, 40), cutText(t.Text, 400) // gossip's bounds
+			out = append(out, t)
+		}
+	}
+	add(s.notable, shareNotable)
+	add(s.traffic, shareTraffic)
+	slices.SortFunc(out, func(a, b gossip.Told) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
+}
+
+// addClients adds this tab's producer, consumer and recent events to what
+// it shares, and keeps its traffic for the tab's own view.
 func (s *Session) addClients(st *gossip.State) {
 	s.mu.Lock()
 	s.sentLinks, s.sentMs = st.Sent, st.WindowMs
+	st.Events = s.told()
 	cons := s.consumer
 	if s.producer != nil {
 		st.Producer = &gossip.Producer{Sent: s.sent, Acked: s.acked, Failed: s.failed}
@@ -298,6 +344,17 @@ func traffic(ev core.Event) bool {
 		return true
 	}
 	return false
+}
+
+// cutText keeps s to n bytes, on a rune boundary.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func keepLast[T any](v []T, n int) []T {
