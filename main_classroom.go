@@ -23,6 +23,7 @@ import (
 	"github.com/streamlab/streamlab/p2p/kafkatcp"
 	"github.com/streamlab/streamlab/p2p/mesh"
 	"github.com/streamlab/streamlab/p2p/room"
+	"github.com/streamlab/streamlab/ui"
 )
 
 // classroom is the node as a member of a classroom room: it creates the
@@ -122,7 +123,9 @@ func startClassroom(ctx context.Context, rooms *room.Handler, api, kafkaAddr, di
 		closeAll(lns)
 		return nil, fmt.Errorf("opening broker %d in %s: %w", id, storeDir, err)
 	}
+	told := gossip.NewRecorder(ui.TellEvent) // the node's events, for every tab's log
 	c.member, err = mesh.Start(mesh.Config{ID: id, Cluster: r.Cluster, MaxBrokers: r.MaxBrokers, Signaler: c.client, Logf: logger.Printf,
+		Events: func(e mesh.Event) { told.Record(e, time.Now().UnixMilli()) },
 		Reopen: func() (core.Machine, error) { return server.Open(cfg, c.store) }}, srv, c.store)
 	if err != nil {
 		closeAll(lns)
@@ -132,7 +135,10 @@ func startClassroom(ctx context.Context, rooms *room.Handler, api, kafkaAddr, di
 	applyFaults(c.member, c.client.Faults(), r.MaxBrokers, logger) // any set before the member ran
 	gctx, stop := context.WithCancel(context.Background())
 	gdone := make(chan struct{})
-	go func() { defer close(gdone); gossip.Share(gctx, c.member, time.Second, nil) }()
+	go func() {
+		defer close(gdone)
+		gossip.Share(gctx, c.member, time.Second, func(st *gossip.State) { st.Events = told.Told() })
+	}()
 	c.stopGossip = func() { stop(); <-gdone }
 	for _, m := range c.client.Members() {
 		c.member.Connect(m.ID)

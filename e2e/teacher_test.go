@@ -110,6 +110,11 @@ func TestTeacherFaults(t *testing.T) {
 	}
 	pageWait(t, teacher, 90*time.Second, "every ISR full", back)
 	produce(200)
+	// The node (broker 1, the room's first member) shares its events too:
+	// the student's log tells what the node's broker did.
+	pageWait(t, student, 30*time.Second, "the student's log telling the node's events", func() bool {
+		return pageCount(t, student, `#live-event-log .event[data-from="1"]`) > 0
+	})
 
 	kill, cut := fmt.Sprintf("live-room-kill-%d", sid), fmt.Sprintf("live-room-cut-%d", sid)
 	click(kill)

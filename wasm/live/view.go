@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -54,6 +53,7 @@ type Session struct {
 	shared    map[core.NodeID]Shared // what the peers share of their brokers
 	sentLinks []gossip.Link          // what this tab last shared of its traffic
 	sentMs    int64                  // over that many ms
+	rec       *gossip.Recorder       // what it shares of its events (nil without SessionConfig.Tell)
 }
 
 // Shared is what a peer last shared of its broker (p2p/gossip), and when
@@ -172,6 +172,9 @@ const (
 func Start(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	s := &Session{cfg: cfg, heard: map[core.NodeID]PeerView{}, read: map[int64]bool{}, admins: map[*Client]string{},
 		shared: map[core.NodeID]Shared{}}
+	if cfg.Tell != nil {
+		s.rec = gossip.NewRecorder(cfg.Tell)
+	}
 	m, err := Join(ctx, Config{
 		Cluster: cfg.Cluster,
 		Room:    cfg.Room,
@@ -221,53 +224,14 @@ func (s *Session) peerState(from core.NodeID, b []byte) {
 	s.mu.Unlock()
 }
 
-// Events shared with the peers: the newest notable ones and the newest
-// record traffic (which would crowd them out).
-const (
-	shareNotable = 12
-	shareTraffic = 8
-)
-
-// told is the tab's recent events in words, oldest first, without those of
-// the metadata log (every voter reports them, so each tab has them) and the
-// tab's own connections. s.mu is held.
-func (s *Session) told() []gossip.Told {
-	if s.cfg.Tell == nil {
-		return nil
-	}
-	var out []gossip.Told
-	add := func(list []Observed, n int) {
-		for _, o := range list[max(0, len(list)-n):] {
-			switch o.Event.(type) {
-			case core.BrokerRegistered, core.BrokerFenced, core.BrokerUnfenced, core.PartitionLeaderChanged, core.IsrChanged,
-				core.ControllerElected, core.ControllerResigned:
-				continue
-			}
-			t := gossip.Told{Seq: o.Seq, Time: o.Time, Node: o.Node}
-			switch {
-			case o.Fault != "":
-				t.Kind, t.Text = "TeacherFault", "the teacher's fault: "+o.Fault
-			case o.Event != nil:
-				t.Kind, t.Text = s.cfg.Tell(o.Event)
-			default:
-				continue // a connection of this tab
-			}
-			t.Kind, t.Text = cutText(t.Kind, 40), cutText(t.Text, 400) // gossip's bounds
-			out = append(out, t)
-		}
-	}
-	add(s.notable, shareNotable)
-	add(s.traffic, shareTraffic)
-	slices.SortFunc(out, func(a, b gossip.Told) int { return cmp.Compare(a.Seq, b.Seq) })
-	return out
-}
-
 // addClients adds this tab's producer, consumer and recent events to what
 // it shares, and keeps its traffic for the tab's own view.
 func (s *Session) addClients(st *gossip.State) {
 	s.mu.Lock()
 	s.sentLinks, s.sentMs = st.Sent, st.WindowMs
-	st.Events = s.told()
+	if s.rec != nil {
+		st.Events = s.rec.Told()
+	}
 	cons := s.consumer
 	if s.producer != nil {
 		st.Producer = &gossip.Producer{Sent: s.sent, Acked: s.acked, Failed: s.failed}
@@ -296,6 +260,9 @@ func (s *Session) SetRoomFaults(down, split []core.NodeID) error {
 // event runs on the machines' and the transport's goroutines.
 func (s *Session) event(e Event) {
 	now := time.Now().UnixMilli()
+	if s.rec != nil {
+		s.rec.Record(e, now)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e.Fault != "" {
@@ -329,32 +296,12 @@ func (s *Session) event(e Event) {
 		}
 		s.seq++
 		o := Observed{Seq: s.seq, Time: now, Node: e.Node, Event: ev}
-		if traffic(ev) {
+		if gossip.Traffic(ev) {
 			s.traffic = keepLast(append(s.traffic, o), maxTraffic)
 		} else {
 			s.notable = keepLast(append(s.notable, o), maxNotable)
 		}
 	}
-}
-
-func traffic(ev core.Event) bool {
-	switch ev.(type) {
-	case core.RecordAcked, core.RecordConsumed, core.RecordPartitioned, core.RecordsAppended,
-		core.HighWatermarkAdvanced, core.OffsetCommitted, core.RequestFailed, core.ProduceRetried:
-		return true
-	}
-	return false
-}
-
-// cutText keeps s to n bytes, on a rune boundary.
-func cutText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 func keepLast[T any](v []T, n int) []T {
