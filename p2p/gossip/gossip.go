@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -151,7 +152,7 @@ func Read(srv *server.Server, now int64) State {
 			}
 			r := Replica{Topic: name, Partition: int32(p), Leader: info.Leader == int32(id),
 				LeaderEpoch: info.LeaderEpoch, LogStart: info.LogStartOffset, HW: info.HighWatermark, LEO: info.LogEndOffset}
-			if len(st.Replicas) < tailReplicas {
+			if len(st.Replicas) < tailReplicas && !strings.HasPrefix(name, "__") { // no one draws __consumer_offsets
 				r.Tail = tail(srv, name, r)
 			}
 			st.Replicas = append(st.Replicas, r)
@@ -304,7 +305,15 @@ func Share(ctx context.Context, m *mesh.Member, interval time.Duration, extra fu
 		if extra != nil {
 			extra(&st)
 		}
-		if b, err := st.Encode(); err == nil {
+		b, err := st.Encode()
+		if err != nil { // too large: share the offsets without the extras
+			for i := range st.Replicas {
+				st.Replicas[i].Tail = nil
+			}
+			st.Sent, st.Events = nil, nil
+			b, err = st.Encode()
+		}
+		if err == nil {
 			m.ShareState(b)
 		}
 	}
