@@ -42,13 +42,7 @@ func TestTimelineRewindAndShare(t *testing.T) {
 	pageClick(t, ctx, "pause")
 	// The page redraws at most every 100 ms (longer when busy): note the
 	// cluster once the paused moment is drawn, not the frame before it.
-	var want string
-	pageWait(t, ctx, 10*time.Second, "the paused page drawn", func() bool {
-		s := pageClusterState(t, ctx)
-		time.Sleep(400 * time.Millisecond)
-		want = pageClusterState(t, ctx)
-		return s == want
-	})
+	want := pageSteady(t, ctx, "the paused page drawn", func() string { return pageClusterState(t, ctx) })
 	before := pageTimelineNow(t, ctx)
 	leader := pageData(t, ctx, row, "leader")
 	offset := pageData(t, ctx, fmt.Sprintf(`.record[data-key="alice"][data-broker=%q]`, leader), "offset")
@@ -119,6 +113,20 @@ func TestTimelineRewindAndShare(t *testing.T) {
 	pageNoExceptions(t, b)
 }
 
+// pageSteady waits until read gives the same twice 400 ms apart (the page
+// redraws at most every 100 ms, longer when busy), and returns it.
+func pageSteady[T comparable](t *testing.T, ctx context.Context, what string, read func() T) T {
+	t.Helper()
+	var v T
+	pageWait(t, ctx, 10*time.Second, what, func() bool {
+		a := read()
+		time.Sleep(400 * time.Millisecond)
+		v = read()
+		return a == v
+	})
+	return v
+}
+
 // pageTimelineNow is the virtual time the page shows (Unix ms).
 func pageTimelineNow(t *testing.T, ctx context.Context) int64 {
 	t.Helper()
@@ -172,13 +180,7 @@ func TestKeyboardShortcuts(t *testing.T) {
 	// The page redraws at most every 100 ms (longer when busy): the
 	// button may be drawn before the paused moment is. Running, the clock
 	// never stands still for 400 ms.
-	var before int64
-	pageWait(t, ctx, 10*time.Second, "the clock standing still", func() bool {
-		a := pageTimelineNow(t, ctx)
-		time.Sleep(400 * time.Millisecond)
-		before = pageTimelineNow(t, ctx)
-		return a == before
-	})
+	before := pageSteady(t, ctx, "the clock standing still", func() int64 { return pageTimelineNow(t, ctx) })
 	key(kb.ArrowRight)
 	pageWait(t, ctx, 10*time.Second, "→ stepped to the next event", func() bool { return pageTimelineNow(t, ctx) > before })
 	if label() != "Resume" {

@@ -140,15 +140,7 @@ func (c *GroupCard) member(m lab.MemberView) app.UI {
 	for _, p := range m.Partitions {
 		parts = append(parts, fmt.Sprint(p.Partition))
 	}
-	state := m.State
-	switch {
-	case m.Crashed:
-		state = "crashed"
-	case m.Leaving:
-		state = "left"
-	case m.Error != "":
-		state = "failed: " + m.Error
-	}
+	state := groupMemberState(m)
 	bg, fg := memberColor(m.ID)
 	var revoked []int32
 	if c.recent(m) {
@@ -265,4 +257,18 @@ func containsPart(ps []lab.PartitionProgress, p int32) bool {
 		}
 	}
 	return false
+}
+
+// groupMemberState is a member's state in a word or two: its MemberState,
+// or what ended it.
+func groupMemberState(m lab.MemberView) string {
+	switch {
+	case m.Crashed:
+		return "crashed"
+	case m.Leaving:
+		return "left"
+	case m.Error != "":
+		return "failed: " + m.Error
+	}
+	return m.State
 }

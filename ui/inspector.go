@@ -171,14 +171,9 @@ type consumerGroupState struct {
 // group, its consumer's own state and configuration as trees.
 func (in *Inspector) member(g lab.GroupView, m lab.MemberView) []app.UI {
 	topic := in.Lab.Topic()
-	state := m.State
-	switch {
-	case m.Crashed:
-		state = "crashed"
-	case m.Leaving:
-		state = "left (LeaveGroup sent)"
-	case m.Error != "":
-		state = "failed: " + m.Error
+	state := groupMemberState(m)
+	if state == "left" {
+		state += " (LeaveGroup sent)"
 	}
 	var parts []int32
 	for _, p := range m.Partitions {
