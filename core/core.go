@@ -37,6 +37,12 @@ type Envelope struct {
 	Request       kmsg.Request
 	Response      kmsg.Response
 	Raft          []byte // an encoded raftpb.Message between controller voters
+	// Owned says that nothing else holds or changes the bytes Request
+	// refers to (a frame read for it alone, as package kafkatcp reads
+	// them): the machine may keep them, and change them, rather than copy
+	// them. Without it a machine must not keep them past its Step: the
+	// sender may reuse them (a client's retry).
+	Owned bool
 }
 
 // Key is the Kafka API key of the message the envelope carries, -1 for a

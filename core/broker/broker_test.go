@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -192,6 +193,29 @@ func TestProduceAssignsOffsets(t *testing.T) {
 	offsets, kvs := fetchedRecords(t, sp.RecordBatches)
 	if fmt.Sprint(offsets) != "[0 1 2 3 4]" || fmt.Sprint(kvs) != "[a=1 b=2 c=3 e=5 f=6]" || sp.HighWatermark != 5 {
 		t.Fatalf("log: %v %v hw %d", offsets, kvs, sp.HighWatermark)
+	}
+}
+
+// TestProduceOwnedRecords: the broker copies a request's records unless
+// the envelope says they are its own (core.Envelope.Owned); either way the
+// log holds what was sent, at its offsets.
+func TestProduceOwnedRecords(t *testing.T) {
+	h := newHarness(t, nil)
+	h.createTopic("t", 1, nil)
+	h.produce("t", 0, batch(t0, "a", "1")) // the next batch goes at offset 1
+	for _, owned := range []bool{false, true} {
+		records := batch(t0, "b", "2")
+		sent := bytes.Clone(records)
+		h.corr++
+		h.n.Step(core.Envelope{From: core.ClientIDBase, To: 1, CorrelationID: h.corr, Request: produceReq(1, "t", 0, records), Owned: owned})
+		h.drain()
+		if kept := !bytes.Equal(records, sent); kept != owned {
+			t.Fatalf("owned=%v: the broker changed the request's records: %v", owned, kept)
+		}
+		offsets, kvs := fetchedRecords(t, h.fetch("t", 0, 0, 1<<20).RecordBatches)
+		if last := len(offsets) - 1; offsets[last] != int64(last) || kvs[last] != "b=2" {
+			t.Fatalf("owned=%v: log %v %v", owned, offsets, kvs)
+		}
 	}
 }
 

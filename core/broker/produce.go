@@ -38,7 +38,7 @@ func (n *Node) produce(env core.Envelope, req *kmsg.ProduceRequest) {
 				err, msg = kerr.InvalidTopicException, fmt.Sprintf("Cannot append to internal topic %s", rt.Topic)
 			default:
 				var next int64
-				next, err, msg = n.appendTo(rt.Topic, rp, &sp, req.Acks)
+				next, err, msg = n.appendTo(rt.Topic, rp, &sp, req.Acks, env.Owned)
 				if p := n.partition(rt.Topic, rp.Partition); err == nil && req.Acks == -1 && p.hw < next {
 					waiting[p] = next
 				}
@@ -68,7 +68,7 @@ func (n *Node) produce(env core.Envelope, req *kmsg.ProduceRequest) {
 // appendTo validates a partition's records as Kafka's LogValidator does and
 // appends them. next is the offset after the batch: what the high watermark
 // must reach before an acks=all produce is answered.
-func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, acks int16) (next int64, _ *kerr.Error, _ string) {
+func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, acks int16, owned bool) (next int64, _ *kerr.Error, _ string) {
 	p := n.partition(topic, rp.Partition)
 	if p == nil {
 		return 0, kerr.UnknownTopicOrPartition, ""
@@ -163,7 +163,10 @@ func (n *Node) appendTo(topic string, rp kmsg.ProduceRequestTopicPartition, sp *
 		return 0, kerr.CorruptMessage, fmt.Sprintf("unknown compression type id %d", codec)
 	}
 
-	raw := append([]byte(nil), rp.Records...) // the log keeps it; never alias a request
+	raw := rp.Records // the log keeps it, and sets its offsets in place
+	if !owned {
+		raw = append([]byte(nil), raw...)
+	}
 	record.SetPartitionLeaderEpoch(raw, p.leaderEpoch)
 	h.PartitionLeaderEpoch = p.leaderEpoch
 	switch {

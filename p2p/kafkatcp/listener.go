@@ -19,9 +19,12 @@
 //
 // Limits, so that no input can exhaust the node:
 //   - frame size: socket.request.max.bytes (104857600), checked on the size
-//     prefix before anything is buffered; a frame's buffer grows as its
-//     bytes arrive, so a client that announces 100 MB and sends 10 bytes
-//     costs 64 KiB;
+//     prefix before anything is buffered. A frame gets a buffer of its
+//     announced size only within a budget shared by all connections
+//     (frameBudget, for frames still arriving, as Kafka's
+//     queued.max.request.bytes bounds its request memory pool); past it, its
+//     buffer grows as its bytes arrive. So clients that announce 100 MB and
+//     send 10 bytes cost at most the budget plus 64 KiB each;
 //   - connections: MaxConnections; the accept loop waits for a free slot, as
 //     Kafka's acceptor does (ConnectionQuotas.waitForConnectionSlot);
 //   - idle connections: connections.max.idle.ms (600000);
@@ -36,7 +39,6 @@ package kafkatcp
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -134,6 +136,9 @@ type Listener struct {
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
 	closed bool
+	// arriving is the bytes of frame buffers allocated at their announced
+	// size for frames not yet read in full (at most frameBudget).
+	arriving int
 
 	closeOnce sync.Once
 }
@@ -399,30 +404,34 @@ func (c *conn) serve() {
 	defer h.Unregister(c.id)
 	br := bufio.NewReaderSize(c.nc, 16<<10)
 	for {
-		frame, pooled, err := c.readFrame(br)
+		frame, err := c.readFrame(br)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNRESET) {
 				c.logf("%v", err)
 			}
 			return
 		}
-		if !c.handle(frame, pooled) {
+		if !c.handle(frame) {
 			return
 		}
 	}
 }
 
-// Frame and response buffers. A frame up to smallFrame bytes gets a buffer
-// of its own; a larger one is read into a buffer from bufs, as is every
-// response, and the buffer goes back once the machine is done with the
-// request and the response is written. Without that, each of a producer's
-// megabyte requests and a consumer's multi-megabyte fetch responses would
-// allocate, zero and (growing as it arrives or is encoded) copy its size
-// several times. Pooled buffers are shared by all connections and dropped by
-// the garbage collector when unused, so idle connections hold none.
+// Frame and response buffers. Every request frame is read into a buffer of
+// its own, which the machine may keep: the broker keeps a Produce's record
+// batches in its log without a copy (core.Envelope.Owned). A frame up to
+// smallFrame bytes, or one that fits in frameBudget, gets a buffer of its
+// announced size at once; a larger one grows as its bytes arrive.
+//
+// Responses are encoded into buffers from bufs, which go back once written.
+// Without that, each of a consumer's multi-megabyte fetch responses would
+// allocate, zero and (growing as it is encoded) copy its size several times.
+// Pooled buffers are shared by all connections and dropped by the garbage
+// collector when unused, so idle connections hold none.
 const (
-	smallFrame = 64 << 10
-	maxPooled  = 16 << 20 // larger buffers (a 50 MB fetch) are not kept
+	smallFrame  = 64 << 10
+	maxPooled   = 16 << 20 // larger buffers (a 50 MB fetch) are not kept
+	frameBudget = 64 << 20 // announced bytes not yet arrived, all connections
 )
 
 var bufs sync.Pool // of *[]byte, each with cap in [smallFrame, maxPooled]
@@ -458,41 +467,38 @@ func responseSize(resp kmsg.Response) int {
 	return n
 }
 
-// readFrame reads one size-prefixed request frame: the idle timeout applies
-// until its first byte, FrameTimeout to the rest. pooled is the buffer from
-// bufs that holds the frame (nil for a small frame, which has a buffer of
-// its own): the caller puts it back once nothing refers to the frame.
-func (c *conn) readFrame(br *bufio.Reader) (frame, pooled []byte, err error) {
+// readFrame reads one size-prefixed request frame into a buffer of its own:
+// the idle timeout applies until its first byte, FrameTimeout to the rest.
+func (c *conn) readFrame(br *bufio.Reader) (frame []byte, err error) {
 	cfg := &c.l.cfg
 	var prefix [4]byte
 	c.nc.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
 	if _, err := io.ReadFull(br, prefix[:1]); err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, nil, fmt.Errorf("idle for connections.max.idle.ms=%d: closing", cfg.IdleTimeout.Milliseconds())
+			return nil, fmt.Errorf("idle for connections.max.idle.ms=%d: closing", cfg.IdleTimeout.Milliseconds())
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	c.nc.SetReadDeadline(time.Now().Add(cfg.FrameTimeout))
 	if _, err := io.ReadFull(br, prefix[1:]); err != nil {
-		return nil, nil, fmt.Errorf("reading a frame's size: %w", err)
+		return nil, fmt.Errorf("reading a frame's size: %w", err)
 	}
 	// The prefix alone: ErrIncomplete means the size is acceptable.
 	if _, _, err := wire.ReadFrame(prefix[:], cfg.MaxFrameBytes); !errors.Is(err, wire.ErrIncomplete) && err != nil {
-		return nil, nil, fmt.Errorf("%w (socket.request.max.bytes=%d)", err, cfg.MaxFrameBytes)
+		return nil, fmt.Errorf("%w (socket.request.max.bytes=%d)", err, cfg.MaxFrameBytes)
 	}
 	size := int(binary.BigEndian.Uint32(prefix[:]))
 	var buf []byte
-	if size <= smallFrame {
+	if size <= smallFrame || c.l.reserve(size) {
 		buf = make([]byte, 4, 4+size)
-	} else {
-		// Grow the buffer as bytes arrive rather than trusting the
-		// prefix: a pooled buffer costs nothing new, and a fresh one
-		// starts at smallFrame.
-		if buf = getBuf(); buf == nil {
-			buf = make([]byte, 0, 4+smallFrame)
+		if size > smallFrame {
+			defer c.l.release(size)
 		}
-		buf = buf[:4]
+	} else {
+		// Past the budget, the buffer grows as bytes arrive rather
+		// than trusting the prefix.
+		buf = make([]byte, 4, 4+smallFrame)
 	}
 	copy(buf, prefix[:])
 	for len(buf) < 4+size {
@@ -507,30 +513,36 @@ func (c *conn) readFrame(br *bufio.Reader) (frame, pooled []byte, err error) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, nil, fmt.Errorf("reading a %d-byte frame: %w", size, err)
+			return nil, fmt.Errorf("reading a %d-byte frame: %w", size, err)
 		}
 	}
 	frame, _, err = wire.ReadFrame(buf, cfg.MaxFrameBytes)
-	if size > smallFrame {
-		pooled = buf
-	}
-	return frame, pooled, err
+	return frame, err
 }
 
-// handle decodes and serves one request; false closes the connection.
-// pooled, if not nil, is the buffer from bufs that holds frame.
-func (c *conn) handle(frame, pooled []byte) bool {
+// reserve takes n bytes of frameBudget for a frame's buffer, if there are.
+func (l *Listener) reserve(n int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.arriving+n > frameBudget {
+		return false
+	}
+	l.arriving += n
+	return true
+}
+
+// release gives back what reserve took once the frame has arrived (or not).
+func (l *Listener) release(n int) {
+	l.mu.Lock()
+	l.arriving -= n
+	l.mu.Unlock()
+}
+
+// handle decodes and serves one request; false closes the connection. The
+// request aliases frame, which is its own: the machine may keep its bytes.
+func (c *conn) handle(frame []byte) bool {
 	cfg := &c.l.cfg
 	h := c.l.h
-	if pooled != nil && (len(frame) < 2 || int16(binary.BigEndian.Uint16(frame)) != kmsg.Produce.Int16()) {
-		// The decoded request aliases its frame, and the machine may keep
-		// its byte fields (JoinGroup metadata, say): only a Produce, whose
-		// records the broker copies as it appends them, is decoded in the
-		// pooled buffer; anything else gets a copy of its own.
-		frame = bytes.Clone(frame)
-		putBuf(pooled)
-		pooled = nil
-	}
 	// kmsg may spin on hostile tagged fields (package wire): past the
 	// deadline the connection is closed under the decoder's feet, and its
 	// slot stays taken until the decoder returns.
@@ -563,7 +575,7 @@ func (c *conn) handle(frame, pooled []byte) bool {
 		c.logf("closing: %s v%d is not supported", core.APIName(hdr.Key), hdr.Version)
 		return false
 	}
-	env := core.Envelope{From: c.id, To: h.ID(), CorrelationID: hdr.CorrelationID, Request: req}
+	env := core.Envelope{From: c.id, To: h.ID(), CorrelationID: hdr.CorrelationID, Request: req, Owned: true}
 	if hdr.ClientID != nil {
 		env.ClientID = *hdr.ClientID
 	}
@@ -572,8 +584,7 @@ func (c *conn) handle(frame, pooled []byte) bool {
 		return false
 	}
 	if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
-		// Kafka sends no response to acks=0. The machine may not have
-		// stepped the request yet, so its buffer is not reused.
+		// Kafka sends no response to acks=0.
 		return true
 	}
 
@@ -606,8 +617,6 @@ func (c *conn) handle(frame, pooled []byte) bool {
 		c.logf("closing: the machine answered correlation id %d with %v", hdr.CorrelationID, out)
 		return false
 	}
-	// The machine has stepped the request: its frame can be reused.
-	putBuf(pooled)
 	buf := wire.AppendResponse(slices.Grow(getBuf(), responseSize(out.Response)), out.CorrelationID, out.Response)
 	c.nc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
 	if _, err := c.nc.Write(buf); err != nil {

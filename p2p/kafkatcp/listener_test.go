@@ -344,13 +344,12 @@ func TestFetchLongPoll(t *testing.T) {
 	}
 }
 
-// TestLargeProducesReuseBuffers: produce frames above smallFrame are read
-// into pooled buffers that the next frame reuses, while the broker keeps
-// their records; an acks=0 produce, which has no response to say the
-// machine is done with it, keeps its buffer. Pipelined requests of different
-// sizes and contents, then a fetch of each, must give back exactly what was
+// TestLargeProduces: produce frames above smallFrame are read into buffers
+// of their own, whose record batches the broker keeps without a copy, and
+// sets the offsets of in place. Pipelined requests of different sizes,
+// contents and acks, then a fetch of each, must give back exactly what was
 // sent.
-func TestLargeProducesReuseBuffers(t *testing.T) {
+func TestLargeProduces(t *testing.T) {
 	f := start(t, Config{})
 	c := f.dial()
 	createTopic(c, "t", 1)
@@ -437,6 +436,52 @@ func TestIdleAndSlowConnectionsClose(t *testing.T) {
 	}
 	if !strings.Contains(f.log.String(), "connections.max.idle.ms=100") {
 		t.Errorf("log: %s", f.log)
+	}
+}
+
+// TestFrameBudget: frames announced and not yet arrived get buffers of their
+// announced size only within frameBudget, shared by all connections; past
+// it a frame's buffer grows as it arrives. The budget comes back when a
+// frame has arrived, or its connection has gone.
+func TestFrameBudget(t *testing.T) {
+	f := start(t, Config{MaxFrameBytes: 100 << 20})
+	arriving := func() int {
+		f.l.mu.Lock()
+		defer f.l.mu.Unlock()
+		return f.l.arriving
+	}
+	const announced = 20 << 20
+	var stalled []*client
+	for range 5 {
+		c := f.dial()
+		var prefix [4]byte
+		binary.BigEndian.PutUint32(prefix[:], announced)
+		c.send(append(prefix[:], 0, 0, 0, 9)) // a Produce, then nothing
+		stalled = append(stalled, c)
+	}
+	want := frameBudget / announced * announced
+	deadline := time.Now().Add(5 * time.Second)
+	for arriving() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes reserved for the stalled frames, want %d (the budget is %d)", arriving(), want, frameBudget)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A frame that fits in what is left arrives as usual.
+	c := f.dial()
+	createTopic(c, "t", 1)
+	req := produceReq(1, "t", "k", string(bytes.Repeat([]byte{'x'}, 512<<10)))
+	if sp := c.do(req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; sp.ErrorCode != 0 {
+		t.Fatalf("a produce beside the stalled frames: %v", kerr.ErrorForCode(sp.ErrorCode))
+	}
+	for _, c := range stalled {
+		c.c.Close()
+	}
+	for arriving() != 0 {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatalf("%d bytes still reserved after the connections closed", arriving())
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
