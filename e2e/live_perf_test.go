@@ -41,11 +41,13 @@ func TestLivePerformance(t *testing.T) {
 
 	const rawMsgs, rawSize = 1024, 16 << 10
 	var raws []float64
+	busy := machineBusy()
 	for range 3 {
 		raws = append(raws, rawTabToTab(t, tabs[0], tabs[1], rawMsgs, rawSize))
 	}
 	raw := median(raws)
-	t.Logf("figure: raw data channel tab to tab, %d × %d B messages: %s MB/s (median %.2f)", rawMsgs, rawSize, joinFloats(raws), raw)
+	t.Logf("figure: raw data channel tab to tab, %d × %d B messages: %s MB/s (median %.2f); the machine's CPUs %s busy",
+		rawMsgs, rawSize, joinFloats(raws), raw, busy())
 
 	ids := make([]int, len(tabs))
 	for i, ctx := range tabs {
@@ -77,16 +79,30 @@ func TestLivePerformance(t *testing.T) {
 		value := strings.Repeat("v", c.size-len("-")-len(strconv.Itoa(acked+c.n)))
 		pageSet(t, tabs[0], "live-produce-value", value, "input")
 		pageSet(t, tabs[0], "live-produce-n", strconv.Itoa(c.n), "input")
-		start := time.Now()
+		start, busy := time.Now(), machineBusy()
 		pageClick(t, tabs[0], "live-produce")
 		acked += c.n
 		waitAckedFor(t, tabs[0], acked, 5*time.Minute)
 		secs := time.Since(start).Seconds()
 		mbs := float64(c.n*c.size) / secs / 1e6
-		t.Logf("figure: replication, acks=all, RF=3, %d records of %d B from tab 1: %.2f s, %.0f records/s, %.2f MB/s, %.0f%% of raw",
-			c.n, c.size, secs, float64(c.n)/secs, mbs, 100*mbs/raw)
+		t.Logf("figure: replication, acks=all, RF=3, %d records of %d B from tab 1: %.2f s, %.0f records/s, %.2f MB/s, %.0f%% of raw; the machine's CPUs %s busy",
+			c.n, c.size, secs, float64(c.n)/secs, mbs, 100*mbs/raw, busy())
 	}
 	pageNoExceptions(t, b)
+}
+
+// machineBusy starts measuring how busy the machine's CPUs are (all
+// processes, not only the browser's); the function it returns tells, as a
+// percentage, since then.
+func machineBusy() func() string {
+	b0, a0 := cpuTimes()
+	return func() string {
+		b1, a1 := cpuTimes()
+		if a1 <= a0 {
+			return "?%"
+		}
+		return fmt.Sprintf("%.0f%%", 100*float64(b1-b0)/float64(a1-a0))
+	}
 }
 
 // rendererProcesses counts Chromium's renderer processes.
