@@ -120,18 +120,19 @@ func perfDownload(t *testing.T) {
 
 func mb(n int) string { return fmt.Sprintf("%.2fMB", float64(n)/1e6) }
 
-// perfStats is what the page's observers collected.
+// perfStats is what the page's observers collected: the long tasks'
+// durations and start times (performance.now() ms), and the frame deltas.
 type perfStats struct {
-	Long   []float64
-	Frames []float64
+	Long, LongAt []float64
+	Frames       []float64
 }
 
 // perfObserve starts collecting long tasks and frame deltas in the page.
 func perfObserve(t *testing.T, ctx context.Context) {
 	t.Helper()
 	pageEval[bool](t, ctx, `(() => {
-		window.__perf = {long: [], frames: []};
-		new PerformanceObserver(l => { for (const e of l.getEntries()) window.__perf.long.push(e.duration); }).observe({type: 'longtask', buffered: false});
+		window.__perf = {long: [], longAt: [], frames: []};
+		new PerformanceObserver(l => { for (const e of l.getEntries()) { window.__perf.long.push(e.duration); window.__perf.longAt.push(e.startTime); } }).observe({type: 'longtask', buffered: false});
 		let last = performance.now();
 		const f = now => { window.__perf.frames.push(now - last); last = now; requestAnimationFrame(f); };
 		requestAnimationFrame(f);
@@ -140,12 +141,12 @@ func perfObserve(t *testing.T, ctx context.Context) {
 
 func perfReset(t *testing.T, ctx context.Context) {
 	t.Helper()
-	pageEval[bool](t, ctx, `(() => { window.__perf.long = []; window.__perf.frames = []; return true; })()`)
+	pageEval[bool](t, ctx, `(() => { window.__perf.long = []; window.__perf.longAt = []; window.__perf.frames = []; (window.__gc || []).length = 0; return true; })()`)
 }
 
 func perfRead(t *testing.T, ctx context.Context) perfStats {
 	t.Helper()
-	return pageEval[perfStats](t, ctx, `({Long: window.__perf.long, Frames: window.__perf.frames})`)
+	return pageEval[perfStats](t, ctx, `({Long: window.__perf.long, LongAt: window.__perf.longAt, Frames: window.__perf.frames})`)
 }
 
 func (s perfStats) String() string {
@@ -190,7 +191,7 @@ func perfFailover(t *testing.T) {
 // achieved: virtual seconds per wall second (the clock) and records
 // acknowledged per wall second (the producers table).
 func perfLoad(t *testing.T) {
-	b := openPage(t)
+	b := perfOpenPage(t)
 	ctx := b.Ctx
 	perfObserve(t, ctx)
 	for _, g := range []string{"g1", "g2"} {
@@ -265,6 +266,7 @@ func perfLoad(t *testing.T) {
 			perVirt = (c1.Acked - c0.Acked) / virt
 		}
 		fmt.Printf("page perf: %s speed=%d%% %s\n", name, speed, s)
+		perfGCReport(t, ctx, s)
 		fmt.Printf("page perf: %s speed=%d%% achieved: virtual=%.2fs per wall s, sent=%.0f/wall s, acked=%.0f/wall s (%.0f per virtual s), failed=%.0f, group lag at end=%.0f, clock %s\n",
 			name, speed, virt/wall, (c1.Sent-c0.Sent)/wall, (c1.Acked-c0.Acked)/wall, perVirt, c1.Failed-c0.Failed, c1.Lag, c1.Clock)
 	}
@@ -274,6 +276,74 @@ func perfLoad(t *testing.T) {
 	pageScrollTo(t, ctx, "producers")
 	Screenshot(t, ctx, "load")
 	pageNoExceptions(t, b)
+}
+
+// perfOpenPage is openPage, with Go's GC traced when
+// STREAMLAB_PERF_GCTRACE=1: the page's Go then runs with
+// GODEBUG=gctrace=1 (go-app's launcher does new Go(); the script wraps the
+// class wasm_exec.js defines to set its env) and window.__gc keeps each
+// line the runtime prints, with the time it printed it (a cycle's end).
+// perfGCReport matches them with the long tasks.
+func perfOpenPage(t *testing.T) *Browser {
+	if os.Getenv("STREAMLAB_PERF_GCTRACE") != "1" {
+		return openPage(t)
+	}
+	node := StartNode(t)
+	b := NewBrowser(t)
+	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(1280, 720)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(b.Ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `(() => {
+			window.__gc = [];
+			const log = console.log;
+			console.log = (...a) => {
+				if (typeof a[0] === "string") for (const l of a[0].split("\n")) if (l.startsWith("gc ")) window.__gc.push({At: performance.now(), Line: l});
+				log.apply(console, a);
+			};
+			let Go;
+			Object.defineProperty(globalThis, "Go", {configurable: true, get: () => Go,
+				set: G => { Go = class extends G { constructor() { super(); this.env.GODEBUG = "gctrace=1"; } }; }});
+		})()`})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	OpenApp(t, b.Ctx, node.URL+"/")
+	return b
+}
+
+// perfGCReport prints, when the GC is traced (perfOpenPage), the GC
+// cycles since the last perfReset and, for each long task, the cycles
+// that ended within it.
+func perfGCReport(t *testing.T, ctx context.Context, s perfStats) {
+	t.Helper()
+	if os.Getenv("STREAMLAB_PERF_GCTRACE") != "1" {
+		return
+	}
+	type line struct {
+		At   float64
+		Line string
+	}
+	gc := pageEval[[]line](t, ctx, `window.__gc || []`)
+	fmt.Printf("page perf: gc: %d cycles\n", len(gc))
+	for _, g := range gc {
+		fmt.Printf("  at=%.0fms %s\n", g.At, g.Line)
+	}
+	withGC := 0
+	for i, d := range s.Long {
+		var in []string
+		for _, g := range gc {
+			if g.At >= s.LongAt[i] && g.At <= s.LongAt[i]+d {
+				in = append(in, strings.Fields(g.Line)[1])
+			}
+		}
+		if len(in) > 0 {
+			withGC++
+		}
+		fmt.Printf("  long task at=%.0fms %.0fms: gc %v\n", s.LongAt[i], d, in)
+	}
+	fmt.Printf("page perf: gc: %d of %d long tasks had a GC cycle end in them\n", withGC, len(s.Long))
 }
 
 // perfProfile records a CPU profile of the page (the Profiler domain)

@@ -182,7 +182,7 @@ func (l *Lab) judge(pc *partCheck, i int32) {
 	case a.Offset >= pc.end:
 		pc.lost = append(pc.lost, i)
 		pc.past = append(pc.past, i)
-	case pc.hashAt(a.Offset) == recordHash(a.Key, a.Value):
+	case pc.hashAt(a.Offset) == a.hash:
 		pc.present[s]++
 	default:
 		pc.lost = append(pc.lost, i)
@@ -229,7 +229,7 @@ func (l *Lab) CheckAcked() []AckCheck {
 	slices.Sort(lost)
 	for _, i := range lost {
 		a := l.acked[i]
-		out[ackSlot(a.acks)].Lost = append(out[ackSlot(a.acks)].Lost, a.RecordAcked)
+		out[ackSlot(a.acks)].Lost = append(out[ackSlot(a.acks)].Lost, l.ackedRecord(a))
 	}
 	var res []AckCheck
 	for s := range 3 {

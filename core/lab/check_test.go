@@ -34,11 +34,12 @@ func (l *Lab) checkAckedSlow() []AckCheck {
 	}
 	checks := map[client.Acks]*AckCheck{}
 	logs := map[int32]leaderLog{}
-	for _, a := range l.acked {
-		c := checks[a.acks]
+	for _, ak := range l.acked {
+		a := l.ackedRecord(ak)
+		c := checks[ak.acks]
 		if c == nil {
-			c = &AckCheck{Acks: a.acks}
-			checks[a.acks] = c
+			c = &AckCheck{Acks: ak.acks}
+			checks[ak.acks] = c
 		}
 		c.Acked++
 		lg, ok := logs[a.Partition]
@@ -54,7 +55,7 @@ func (l *Lab) checkAckedSlow() []AckCheck {
 		case ok && got == [2]string{string(a.Key), string(a.Value)}:
 			c.Present++
 		default:
-			c.Lost = append(c.Lost, a.RecordAcked)
+			c.Lost = append(c.Lost, a)
 		}
 	}
 	var out []AckCheck

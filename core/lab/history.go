@@ -77,9 +77,54 @@ func (h *history) init(keep, keepWire int) {
 	h.repeats = map[string]int64{}
 }
 
+// ack is an acknowledged record as CheckAcked and the lessons need it. It
+// holds no pointers: its key and value are copied into Lab.ackBytes. Go's
+// GC marks on the page's main thread, and in wasm it finishes a cycle's
+// marking in one task; 100,000 acks holding their own key and value slices
+// were 200,000 objects to mark (most of the page's heap under load), where
+// pointer-free acks and one byte slice are two.
 type ack struct {
-	core.RecordAcked
-	acks client.Acks
+	Partition int32
+	acks      client.Acks
+	Offset    int64
+	hash      uint64 // recordHash of the key and value
+	at        int    // where the key, then the value, start in Lab.ackBytes
+	keyLen    int32  // -1: a null key
+	valueLen  int32  // -1: a null value
+}
+
+// addAck keeps a record the lab's producers saw acknowledged.
+func (l *Lab) addAck(ev core.RecordAcked, acks client.Acks) {
+	a := ack{Partition: ev.Partition, acks: acks, Offset: ev.Offset, hash: recordHash(ev.Key, ev.Value),
+		at: len(l.ackBytes), keyLen: bytesLen(ev.Key), valueLen: bytesLen(ev.Value)}
+	l.ackBytes = append(append(l.ackBytes, ev.Key...), ev.Value...)
+	l.acked = append(l.acked, a)
+	l.noteAcked(len(l.acked) - 1)
+}
+
+func bytesLen(b []byte) int32 {
+	if b == nil {
+		return -1
+	}
+	return int32(len(b))
+}
+
+// ackBytesAt is n bytes of Lab.ackBytes from at (nil if n is -1), capped
+// so that an append by the caller copies them.
+func (l *Lab) ackBytesAt(at int, n int32) []byte {
+	if n < 0 {
+		return nil
+	}
+	return l.ackBytes[at : at+int(n) : at+int(n)]
+}
+
+// ackKey is a's key (nil: a null key).
+func (l *Lab) ackKey(a ack) []byte { return l.ackBytesAt(a.at, a.keyLen) }
+
+// ackedRecord is a as its producer's RecordAcked event had it.
+func (l *Lab) ackedRecord(a ack) core.RecordAcked {
+	return core.RecordAcked{Topic: l.cfg.Topic, Partition: a.Partition, Offset: a.Offset,
+		Key: l.ackKey(a), Value: l.ackBytesAt(a.at+int(max(a.keyLen, 0)), a.valueLen)}
 }
 
 // maxAcked bounds the acknowledged records CheckAcked verifies.
@@ -110,9 +155,8 @@ func (l *Lab) observe(o sim.Observed) {
 		}
 	case core.RecordAcked:
 		h.acked = keepLast(append(h.acked, ev), h.keep)
-		if a, ok := l.AcksOf(o.Node); ok && ev.Offset >= 0 && len(l.acked) < maxAcked {
-			l.acked = append(l.acked, ack{ev, a})
-			l.noteAcked(len(l.acked) - 1)
+		if a, ok := l.AcksOf(o.Node); ok && ev.Topic == l.cfg.Topic && ev.Offset >= 0 && len(l.acked) < maxAcked {
+			l.addAck(ev, a)
 		}
 	}
 	if l.notable(o) {

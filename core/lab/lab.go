@@ -113,15 +113,16 @@ type Lab struct {
 	started    bool // the clients are added
 	adminAdded bool
 
-	grp     groups // consumer groups (groups.go)
-	slow    map[core.NodeID]int64
-	checks  map[int32]*partCheck // CheckAcked's state, by partition (check.go)
-	ackedBy [3]int               // len(acked) by acks setting (ackSlot)
-	hist    history
-	rec     recorder
-	acked   []ack // every acknowledged record, for CheckAcked
-	metrics metrics
-	prods   producers // the learner's named producers (producers.go)
+	grp      groups // consumer groups (groups.go)
+	slow     map[core.NodeID]int64
+	checks   map[int32]*partCheck // CheckAcked's state, by partition (check.go)
+	ackedBy  [3]int               // len(acked) by acks setting (ackSlot)
+	hist     history
+	rec      recorder
+	acked    []ack  // every acknowledged record, for CheckAcked
+	ackBytes []byte // their keys and values (see ack)
+	metrics  metrics
+	prods    producers // the learner's named producers (producers.go)
 }
 
 // New starts a lab: three servers, then an admin request creating the

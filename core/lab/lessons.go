@@ -86,7 +86,7 @@ func KeyAcked(key string, n int) Check {
 func (l *Lab) ackedWithKey(key string) []ack {
 	var out []ack
 	for _, a := range l.acked {
-		if a.Key != nil && string(a.Key) == key {
+		if k := l.ackKey(a); k != nil && string(k) == key {
 			out = append(out, a)
 		}
 	}
@@ -112,7 +112,7 @@ func KeysSpread(n int) Check {
 	return func(l *Lab, _ Snapshot) bool {
 		parts := map[int32]bool{}
 		for _, a := range l.acked {
-			if a.Key != nil {
+			if a.keyLen >= 0 {
 				parts[a.Partition] = true
 			}
 		}
