@@ -154,7 +154,11 @@ func (n *Node) applyFetched(p *partition, sp kmsg.FetchResponseTopicPartition) {
 		if last < p.log.LogEndOffset() {
 			return true // already have it
 		}
-		if _, err := p.log.AppendReplicated(append([]byte(nil), raw...), h, n.now); err != nil {
+		// raw is kept as it is, not copied: a fetch response's batches are
+		// the leader's log, whose batches never change (partlog), or a
+		// frame decoded for this response alone; and a follower changes
+		// nothing in them.
+		if _, err := p.log.AppendReplicated(raw, h, n.now); err != nil {
 			return false
 		}
 		p.noteProducer(h, h.FirstOffset, last)

@@ -26,10 +26,34 @@ func NewMemory() *Memory {
 	return &Memory{objs: make(map[string]object), dirs: make(map[string]int)}
 }
 
-// object is an object's content as the chunks it was written in: an Append
-// adds a chunk instead of growing one slice, which would copy a growing
-// segment over and over (reads are rare: only recovery reads).
+// object is an object's content in chunks: an Append fills the last chunk's
+// spare room, then starts a new one, twice as large up to maxChunk, so a
+// byte is copied once (reads are rare: only recovery reads) and a log of
+// many small batches is a few objects for the garbage collector to mark,
+// not one per batch (in a browser tab it marks on the page's only thread).
 type object [][]byte
+
+const minChunk, maxChunk = 1 << 10, 64 << 10
+
+// appendData adds data at the end of o.
+func (o object) appendData(data []byte) object {
+	if n := len(o); n > 0 {
+		last := o[n-1]
+		room := min(cap(last)-len(last), len(data))
+		o[n-1] = append(last, data[:room]...)
+		data = data[room:]
+	}
+	if len(data) == 0 {
+		return o
+	}
+	size := minChunk
+	if n := len(o); n > 0 {
+		size = min(2*cap(o[n-1]), maxChunk)
+	}
+	c := make([]byte, len(data), max(size, len(data)))
+	copy(c, data)
+	return append(o, c)
+}
 
 func (o object) size() int {
 	n := 0
@@ -61,9 +85,7 @@ func (m *Memory) Append(name string, data []byte) error {
 		}
 		old = object{} // an empty Append still creates the object
 	}
-	if len(data) > 0 {
-		old = append(old, slices.Clone(data))
-	}
+	old = old.appendData(data)
 	m.objs[name] = old
 	return nil
 }
