@@ -25,7 +25,11 @@ import (
 //
 //	STREAMLAB_BIN=$PWD/bin/streamlab go test -run '^$' -bench Kafka -benchtime=20000x ./e2e/
 //
-// Every sub-benchmark uses its own 3-partition topic, created with kadm. The
+// Every run of a sub-benchmark gets a fresh broker (a node, or a kfake
+// cluster) and a 3-partition topic, created with kadm: a broker that kept
+// the gigabyte the runs before it wrote slowed down on this machine (the
+// kernel's page faults and writes grew slower, not the node's own work),
+// which made later rows measure the history rather than the row. The
 // client options are kgo's defaults (linger 10ms, sticky partitioner for the
 // keyless records, 50,000 buffered records) except for compression, which is
 // off for both targets (the payload is a fixed byte pattern: the figures
@@ -42,7 +46,7 @@ import (
 //
 // To see where the node spends its time, set STREAMLAB_CPUPROFILE=path: the
 // node writes a CPU profile there when it stops. Every start of the node
-// (each target of each benchmark function) overwrites it, so profile one
+// (each run of each sub-benchmark) overwrites it, so profile one
 // benchmark at a time:
 //
 //	STREAMLAB_CPUPROFILE=/tmp/node.prof STREAMLAB_BIN=$PWD/bin/streamlab \
@@ -76,11 +80,10 @@ const kafkaBenchPartitions = 3
 func BenchmarkKafkaProduce(b *testing.B) {
 	for _, target := range kafkaBenchTargets {
 		b.Run("target="+target, func(b *testing.B) {
-			addr := startKafkaBenchTarget(b, target)
 			for _, v := range kafkaBenchSizes {
 				for _, a := range kafkaBenchAcks {
 					b.Run(fmt.Sprintf("value=%s/acks=%s", v.name, a.name), func(b *testing.B) {
-						benchKafkaProduce(b, addr, v.size, a.opts)
+						benchKafkaProduce(b, startKafkaBenchTarget(b, target), v.size, a.opts)
 					})
 				}
 			}
@@ -94,10 +97,9 @@ func BenchmarkKafkaProduce(b *testing.B) {
 func BenchmarkKafkaConsume(b *testing.B) {
 	for _, target := range kafkaBenchTargets {
 		b.Run("target="+target, func(b *testing.B) {
-			addr := startKafkaBenchTarget(b, target)
 			for _, v := range kafkaBenchSizes {
 				b.Run("value="+v.name, func(b *testing.B) {
-					benchKafkaConsume(b, addr, v.size)
+					benchKafkaConsume(b, startKafkaBenchTarget(b, target), v.size)
 				})
 			}
 		})
