@@ -37,11 +37,13 @@ type Envelope struct {
 	Request       kmsg.Request
 	Response      kmsg.Response
 	Raft          []byte // an encoded raftpb.Message between controller voters
-	// Owned says that nothing else holds or changes the bytes Request
-	// refers to (a frame read for it alone, as package kafkatcp reads
-	// them): the machine may keep them, and change them, rather than copy
-	// them. Without it a machine must not keep them past its Step: the
-	// sender may reuse them (a client's retry).
+	// Owned says that nothing else holds the bytes Request refers to (a
+	// frame read for it alone, as package kafkatcp reads them), so the
+	// machine may keep them and change them in place (a Produce's batches,
+	// whose offsets the broker sets) rather than copy them. Without it, the
+	// sender may still hold them: a machine may keep them but must not
+	// change them. A sender never changes bytes it has sent (a follower
+	// keeps a fetch response's batches as they are).
 	Owned bool
 }
 
