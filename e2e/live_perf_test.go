@@ -45,7 +45,7 @@ func TestLivePerformance(t *testing.T) {
 	for range 3 {
 		raws = append(raws, rawTabToTab(t, tabs[0], tabs[1], rawMsgs, rawSize))
 	}
-	raw := median(raws)
+	raw := pct(raws, 50) // the median
 	t.Logf("figure: raw data channel tab to tab, %d × %d B messages: %s MB/s (median %.2f); the machine's CPUs %s busy",
 		rawMsgs, rawSize, joinFloats(raws), raw, busy())
 
@@ -222,18 +222,6 @@ func waitAckedFor(t *testing.T, ctx context.Context, want int, timeout time.Dura
 		a, _ := strconv.Atoi(pageData(t, ctx, "#live-produced", "acked"))
 		return a >= want
 	})
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s[len(s)/2]
 }
 
 func joinFloats(xs []float64) string {
