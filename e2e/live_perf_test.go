@@ -212,18 +212,6 @@ func rawTabToTab(t *testing.T, from, to context.Context, n, size int) float64 {
 	return 0
 }
 
-// waitAckedFor is waitAcked with a timeout of its own.
-func waitAckedFor(t *testing.T, ctx context.Context, want int, timeout time.Duration) {
-	t.Helper()
-	pageWait(t, ctx, timeout, fmt.Sprintf("%d records acked", want), func() bool {
-		if f := pageData(t, ctx, "#live-produced", "failed"); f != "0" {
-			t.Fatalf("%s records failed", f)
-		}
-		a, _ := strconv.Atoi(pageData(t, ctx, "#live-produced", "acked"))
-		return a >= want
-	})
-}
-
 func joinFloats(xs []float64) string {
 	var parts []string
 	for _, x := range xs {

@@ -211,16 +211,23 @@ func TestLiveClusterOfTabs(t *testing.T) {
 // failing at once if one failed.
 func waitAcked(t *testing.T, ctx context.Context, want int) {
 	t.Helper()
-	pageWait(t, ctx, 90*time.Second, fmt.Sprintf("%d records acked", want), func() bool {
+	waitAckedFor(t, ctx, want, 90*time.Second)
+	if a := pageData(t, ctx, "#live-produced", "acked"); a != strconv.Itoa(want) {
+		t.Fatalf("acked %s records, produced %d", a, want)
+	}
+}
+
+// waitAckedFor waits up to timeout until the tab's producer has at least
+// want records acknowledged, failing at once if one failed.
+func waitAckedFor(t *testing.T, ctx context.Context, want int, timeout time.Duration) {
+	t.Helper()
+	pageWait(t, ctx, timeout, fmt.Sprintf("%d records acked", want), func() bool {
 		if f := pageData(t, ctx, "#live-produced", "failed"); f != "0" {
 			t.Fatalf("%s records failed: %s", f, pageEval[string](t, ctx, `document.querySelector(".live-producer").innerText`))
 		}
 		a, _ := strconv.Atoi(pageData(t, ctx, "#live-produced", "acked"))
 		return a >= want
 	})
-	if a := pageData(t, ctx, "#live-produced", "acked"); a != strconv.Itoa(want) {
-		t.Fatalf("acked %s records, produced %d", a, want)
-	}
 }
 
 // waitRead waits until the tab's consumer has read want distinct records;
