@@ -31,8 +31,37 @@ type appState struct {
 	commitDue bool                  // CommitAfterProcessing: commit before the next poll
 	lastPoll  int64
 	ready     []TopicPartition // partitions with buffered records, in arrival order
-	processed []core.RecordConsumed
+	processed []processedAt
+	topics    []string // processedAt.topic indexes it
 	onProcess func(core.RecordConsumed)
+}
+
+// processedAt is a processed record as Processed remembers it. It holds no
+// pointers, so it keeps neither the record's key and value nor the fetch
+// answer they point into. In wasm Go's GC marks on the page's only thread
+// and its cost is the heap it must scan: 10,000 records per consumer with
+// three pointers each were two thirds of it under issue 6's load (see
+// core/lab's BenchmarkLabGC).
+type processedAt struct {
+	topic     int32
+	Partition int32
+	Offset    int64
+}
+
+// ProcessedRecord is a record the application processed.
+type ProcessedRecord struct {
+	TopicPartition
+	Offset int64
+}
+
+// at is r as processed keeps it.
+func (a *appState) at(r core.RecordConsumed) processedAt {
+	i := slices.Index(a.topics, r.Topic)
+	if i < 0 {
+		i = len(a.topics)
+		a.topics = append(a.topics, r.Topic)
+	}
+	return processedAt{topic: int32(i), Partition: r.Partition, Offset: r.Offset}
 }
 
 // busy reports whether the application is processing or committing, so
@@ -47,7 +76,13 @@ func (c *Consumer) SetProcessor(fn func(core.RecordConsumed)) { c.app.onProcess 
 
 // Processed lists the last records (up to 10000) this consumer processed
 // since it started; Stats().Processed counts them all.
-func (c *Consumer) Processed() []core.RecordConsumed { return slices.Clone(c.app.processed) }
+func (c *Consumer) Processed() []ProcessedRecord {
+	out := make([]ProcessedRecord, len(c.app.processed))
+	for i, p := range c.app.processed {
+		out[i] = ProcessedRecord{TopicPartition{c.app.topics[p.topic], p.Partition}, p.Offset}
+	}
+	return out
+}
 
 // Processing lists the records of the last poll still to be processed.
 func (c *Consumer) Processing() []core.RecordConsumed { return slices.Clone(c.app.batch) }
@@ -82,7 +117,7 @@ func (c *Consumer) runApp() {
 			if len(a.processed) == processedKept {
 				a.processed = slices.Delete(a.processed, 0, processedKept/10)
 			}
-			a.processed = append(a.processed, r)
+			a.processed = append(a.processed, a.at(r))
 			c.stats.Processed++
 			if a.onProcess != nil {
 				a.onProcess(r)
