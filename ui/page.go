@@ -57,9 +57,11 @@ type Page struct {
 	keys      app.Func   // the keydown listener (listenKeys)
 
 	// The pace (see tick): when the world was last stepped and the page
-	// last redrawn, and the lab's state it was redrawn with.
+	// last redrawn, the lab's state each group of panels was redrawn with
+	// (see drawGroups), and the group whose turn is next.
 	lastTick, lastDraw time.Time
-	shown              shownState
+	shown              [drawGroups]shownState
+	turn               int
 	checked            uint64 // the lab's Version when the tick last checked acknowledged records
 	// drawStart is when the page's last redraw began (Render), drawCost
 	// how long the last redraw the tick asked for took, DOM updates
@@ -258,12 +260,16 @@ func (p *Page) step() {
 //   - it redraws at most every drawEvery, and less often when redrawing
 //     is slow: the next redraw waits drawDuty times the length of recent
 //     ones (Go's part: rendering and DOM updates), up to maxDrawGap, so
-//     that redraws delay few of the browser's frames. A redraw draws
-//     every panel at the same moment (the tests rely on it), but only
+//     that redraws delay few of the browser's frames. It redraws only
 //     what changed: each panel gets the lab's small version numbers, not
 //     its state, and go-app redraws a child only when one of its exported
 //     fields changes. A tick that redraws steps for half the budget:
 //     go-app draws in a task of its own a few ms later.
+//   - while time runs, a redraw draws one group of panels (drawGroups),
+//     in turn: under load every panel changes, and drawing them all at
+//     once took 50–80 ms, a long task that delays frames and input. When
+//     time stands still (paused, a replay done) one redraw draws every
+//     group, so every panel shows the same moment (the tests rely on it).
 //
 // A click redraws what it touched at once, whatever the pace (go-app
 // updates the component that handled the event).
@@ -275,6 +281,11 @@ const (
 	drawEvery  = 100 * time.Millisecond
 	drawDuty   = 25
 	maxDrawGap = time.Second
+	// The groups of panels drawn in turn: the brokers' logs (Cluster),
+	// about half of a busy redraw, and the rest.
+	drawGroups = 2
+	drawLogs   = 0
+	drawRest   = 1
 )
 
 // The session is written to the URL and the store at most once per
@@ -325,16 +336,37 @@ func (p *Page) tick(ctx app.Context) {
 		p.write(ctx)
 	}
 	cur := shownState{version: p.lab.Version(), wire: p.lab.WireVersion(), metrics: p.lab.MetricsVersion(), now: p.lab.Now()}
-	if draw && cur == p.shown && !p.replaying {
+	if draw && p.drawn(cur) && !p.replaying {
 		draw = false // nothing moved since the last redraw (paused)
 	}
 	if draw {
-		p.lastDraw, p.shown = start, cur
+		p.lastDraw = start
+		if p.paused || p.replaying {
+			for g := range p.shown {
+				p.shown[g] = cur
+			}
+		} else {
+			for p.shown[p.turn] == cur { // some group differs: drawn(cur) is false
+				p.turn = (p.turn + 1) % drawGroups
+			}
+			p.shown[p.turn] = cur
+			p.turn = (p.turn + 1) % drawGroups
+		}
 		ctx.Defer(func(app.Context) { p.drawCost = (3*p.drawCost + time.Since(p.drawStart)) / 4 }) // after the redraw
 	} else {
 		ctx.PreventUpdate() // the tick's dispatch would redraw the page
 	}
 	ctx.After(max(tickEvery-time.Since(start), time.Millisecond), p.tick)
+}
+
+// drawn reports whether every group of panels shows cur.
+func (p *Page) drawn(cur shownState) bool {
+	for _, sh := range p.shown {
+		if sh != cur {
+			return false
+		}
+	}
+	return true
 }
 
 // write puts the session in the URL (replaceState: no new history entry)
@@ -377,9 +409,9 @@ func (p *Page) Render() app.UI {
 		)
 	}
 	p.drawStart = time.Now()
-	sh := p.shown
+	logs, sh := p.shown[drawLogs], p.shown[drawRest]
 	l := p.lab
-	now := sh.now // the moment every panel shows
+	now := max(logs.now, sh.now) // the newest moment drawn: the clock and the timeline
 	stepNow := sh.now / nowStepMs * nowStepMs
 	wire := uint64(0)
 	if p.prefs.ShowWire {
@@ -414,13 +446,13 @@ func (p *Page) Render() app.UI {
 			app.Div().Class("main-col").Body(
 				&ProducerForm{Lab: l, Version: sh.version},
 				&ProducerList{Lab: l, Now: stepNow},
-				&Cluster{Lab: l, Version: sh.version},
+				&Cluster{Lab: l, Version: logs.version},
 				&FaultPanel{Lab: l, Version: sh.version, onUnclean: p.setUnclean},
 				&ThroughputChart{Lab: l, Version: sh.metrics},
 				&GroupPanel{Lab: l, Version: sh.version, Now: stepNow},
 				&LagChart{Lab: l, Version: sh.metrics},
 				&PartitionTable{Lab: l, Version: sh.version},
-				&Network{Lab: l, Now: now, Selected: p.inspectedFlight()},
+				&Network{Lab: l, Now: sh.now, Selected: p.inspectedFlight()},
 			),
 			app.Aside().Class("side-col").Body(
 				&Lessons{Lab: l, Version: sh.version, Now: stepNow},
