@@ -282,10 +282,12 @@ const (
 	drawDuty   = 25
 	maxDrawGap = time.Second
 	// The groups of panels drawn in turn: the brokers' logs (Cluster),
-	// about half of a busy redraw, and the rest.
-	drawGroups = 2
+	// about half of a busy redraw, the main column's other panels, and
+	// the side column.
+	drawGroups = 3
 	drawLogs   = 0
-	drawRest   = 1
+	drawMain   = 1
+	drawSide   = 2
 )
 
 // The session is written to the URL and the store at most once per
@@ -409,13 +411,14 @@ func (p *Page) Render() app.UI {
 		)
 	}
 	p.drawStart = time.Now()
-	logs, sh := p.shown[drawLogs], p.shown[drawRest]
+	logs, sh, side := p.shown[drawLogs], p.shown[drawMain], p.shown[drawSide]
 	l := p.lab
-	now := max(logs.now, sh.now) // the newest moment drawn: the clock and the timeline
+	now := max(logs.now, sh.now, side.now) // the newest moment drawn: the clock and the timeline
 	stepNow := sh.now / nowStepMs * nowStepMs
+	sideNow := side.now / nowStepMs * nowStepMs
 	wire := uint64(0)
 	if p.prefs.ShowWire {
-		wire = sh.wire
+		wire = side.wire
 	}
 	cfg := l.Config()
 	return app.Main().Class("page").Body(
@@ -455,11 +458,11 @@ func (p *Page) Render() app.UI {
 				&Network{Lab: l, Now: sh.now, Selected: p.inspectedFlight()},
 			),
 			app.Aside().Class("side-col").Body(
-				&Lessons{Lab: l, Version: sh.version, Now: stepNow},
-				&Inspector{Lab: l, Sel: p.inspected, Version: p.inspectorVersion(sh.version), Now: p.inspectorNow(stepNow), onClose: func() { p.inspected = nil }},
-				&AckCheck{Lab: l, Version: sh.version},
-				&EventLog{Lab: l, Version: sh.version, Wire: wire, Prefs: &p.prefs},
-				&ConsumerPanel{Lab: l, Version: sh.version},
+				&Lessons{Lab: l, Version: side.version, Now: sideNow},
+				&Inspector{Lab: l, Sel: p.inspected, Version: p.inspectorVersion(side.version), Now: p.inspectorNow(sideNow), onClose: func() { p.inspected = nil }},
+				&AckCheck{Lab: l, Version: side.version},
+				&EventLog{Lab: l, Version: side.version, Wire: wire, Prefs: &p.prefs},
+				&ConsumerPanel{Lab: l, Version: side.version},
 			),
 		),
 		app.Footer().Class("limits").Body(
