@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"strings"
 
 	"github.com/streamlab/streamlab/core"
 	"github.com/streamlab/streamlab/core/controller"
@@ -247,4 +248,16 @@ func liveAlive(v *LiveView) int {
 		}
 	}
 	return n
+}
+
+// userTopics is the view's topics but the internal ones (__consumer_offsets),
+// which the live page lists apart.
+func userTopics(v *LiveView) []LiveTopic {
+	var out []LiveTopic
+	for _, tp := range v.Topics {
+		if !strings.HasPrefix(tp.Name, "__") {
+			out = append(out, tp)
+		}
+	}
+	return out
 }

@@ -3,7 +3,6 @@ package ui
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 
@@ -31,12 +30,7 @@ type LiveLogs struct {
 // Render draws the cards.
 func (l *LiveLogs) Render() app.UI {
 	v := l.View
-	var topics []LiveTopic
-	for _, tp := range v.Topics {
-		if !strings.HasPrefix(tp.Name, "__") {
-			topics = append(topics, tp)
-		}
-	}
+	topics := userTopics(v)
 	if len(topics) == 0 {
 		return app.Div()
 	}

@@ -3,7 +3,6 @@ package ui
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
 )
@@ -31,10 +30,8 @@ func (p *LiveProducer) OnInit() { p.n, p.value = "100", "hello" }
 
 // firstTopic is the first topic that is not internal, "" if none.
 func firstTopic(v *LiveView) string {
-	for _, t := range v.Topics {
-		if !strings.HasPrefix(t.Name, "__") {
-			return t.Name
-		}
+	if topics := userTopics(v); len(topics) > 0 {
+		return topics[0].Name
 	}
 	return ""
 }

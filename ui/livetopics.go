@@ -26,15 +26,8 @@ type LiveTopics struct {
 // Render draws a table per topic.
 func (t *LiveTopics) Render() app.UI {
 	v := t.View
-	var topics []LiveTopic
-	internal := 0
-	for _, tp := range v.Topics {
-		if strings.HasPrefix(tp.Name, "__") {
-			internal++ // __consumer_offsets: the group coordinators' log
-			continue
-		}
-		topics = append(topics, tp)
-	}
+	topics := userTopics(v)
+	internal := len(v.Topics) - len(topics) // __consumer_offsets: the group coordinators' log
 	return app.Section().Class("card live-topics").ID("live-topics").Body(
 		app.H2().Text("Topics"),
 		app.If(len(topics) == 0, func() app.UI { return app.P().Class("hint").Text("No topic yet: create one below.") }),
