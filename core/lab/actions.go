@@ -205,7 +205,7 @@ func (l *Lab) observeAndMark(o sim.Observed) {
 func (l *Lab) NextEvent(maxMs int64) bool {
 	n, w := l.hist.notableN, l.hist.wireN
 	ok := l.Sim.RunUntil(func() bool { return l.hist.notableN != n || l.hist.wireN != w }, maxMs)
-	l.Sim.Events() // observe has seen them
+	l.Sim.ForgetEvents() // observe has seen them
 	return ok
 }
 

@@ -323,7 +323,13 @@ func itoa32(n int32) string { return strconv.Itoa(int(n)) }
 // reads the newest n), so that appending stays cheap.
 func keepLast[T any](s []T, n int) []T {
 	if len(s) > 2*n {
-		return append(s[:0:0], s[len(s)-n:]...)
+		// A new array, since callers may still hold slices of the old one,
+		// with room to grow back to 2n: appends then never reallocate
+		// (Go grows a large slice by 1.25×, which allocated about 6n
+		// elements per round instead of 2n).
+		out := make([]T, n, 2*n+1)
+		copy(out, s[len(s)-n:])
+		return out
 	}
 	return s
 }

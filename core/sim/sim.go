@@ -193,6 +193,14 @@ func (s *Sim) Events() []Observed {
 	return ev
 }
 
+// ForgetEvents forgets the events recorded so far, as Events does, but
+// keeps the list's memory for the next ones: for a caller that sees every
+// event through OnEvent (a busy lab records thousands per virtual second).
+func (s *Sim) ForgetEvents() {
+	clear(s.events) // no old event stays reachable
+	s.events = s.events[:0]
+}
+
 // Faults is the number of faults injected so far (FaultInjected events).
 func (s *Sim) Faults() int { return s.faults }
 
