@@ -331,11 +331,19 @@ type (
 	// ProducerIDAssigned: InitProducerId gave the producer an id and epoch;
 	// its batches carry them from now on, with sequence numbers from 0 in
 	// every partition. Reason says why it asked: a new producer, or the
-	// error after which it started over with a fresh id.
+	// error after which it started over at the last epoch of its old id.
 	ProducerIDAssigned struct {
 		ProducerID int64
 		Epoch      int16
 		Broker     NodeID
+		Reason     string
+	}
+	// ProducerEpochBumped: the idempotent producer started over under the
+	// next epoch of its producer id (KIP-360), after Reason: its batches
+	// carry sequence numbers from 0 again in every partition.
+	ProducerEpochBumped struct {
+		ProducerID int64
+		Epoch      int16
 		Reason     string
 	}
 	// IdempotenceDisabled: the producer goes on without a producer id, so
@@ -347,6 +355,7 @@ type (
 )
 
 func (ProducerIDAssigned) event()  {}
+func (ProducerEpochBumped) event() {}
 func (IdempotenceDisabled) event() {}
 
 // Group coordinator events (core/group), in the order things happen.

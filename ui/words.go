@@ -397,6 +397,8 @@ func describe(ev core.Event) string {
 		return fmt.Sprintf("ignored a retried batch of producer %d (sequence %d): it is already at offset %d", e.ProducerID, e.FirstSequence, e.BaseOffset)
 	case core.ProducerIDAssigned:
 		return fmt.Sprintf("got producer id %d, epoch %d from broker %d (idempotence: %s)", e.ProducerID, e.Epoch, e.Broker, e.Reason)
+	case core.ProducerEpochBumped:
+		return fmt.Sprintf("bumped producer %d to epoch %d, sequences from 0 again (idempotence: %s)", e.ProducerID, e.Epoch, e.Reason)
 	case core.IdempotenceDisabled:
 		return "producing without idempotence: " + e.Reason
 	case core.FaultInjected:

@@ -3,8 +3,8 @@
 // Kafka requests (kmsg) to brokers through Envelopes, follow the Java
 // client's rules, configs and defaults, and report what happens as core
 // events: RecordPartitioned, RecordAcked, ProduceRetried, ProduceFailed,
-// ProducerIDAssigned, IdempotenceDisabled, RecordConsumed, OffsetReset,
-// ConsumeFailed.
+// ProducerIDAssigned, ProducerEpochBumped, IdempotenceDisabled,
+// RecordConsumed, OffsetReset, ConsumeFailed.
 //
 // The consumer reads assigned partitions (assign mode) or, with a GroupID,
 // joins a consumer group with the classic protocol: the leader assigns with

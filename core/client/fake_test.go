@@ -40,7 +40,8 @@ type fakeProducer struct {
 }
 
 // supportIdempotence makes the brokers serve InitProducerId and check
-// sequences as Kafka's ProducerAppendInfo does, without epoch bumps.
+// sequences as Kafka's ProducerAppendInfo does: a higher epoch starts at
+// sequence 0, a lower one is refused.
 func (f *fakeCluster) supportIdempotence() {
 	f.versions[kmsg.InitProducerID.Int16()] = [2]int16{0, 4}
 	f.nextPID = 7000
@@ -60,6 +61,12 @@ func (f *fakeCluster) checkSequence(k tp, h kmsg.RecordBatch) (dupOffset int64, 
 		return -1, kerr.UnknownProducerID.Code
 	case e == nil:
 		return -1, 0
+	case h.ProducerEpoch < e.epoch:
+		return -1, kerr.InvalidProducerEpoch.Code
+	case h.ProducerEpoch > e.epoch && h.FirstSequence != 0:
+		return -1, kerr.OutOfOrderSequenceNumber.Code // a new epoch starts at 0
+	case h.ProducerEpoch > e.epoch:
+		return -1, 0
 	}
 	for _, b := range e.batches {
 		if b[0] == int64(h.FirstSequence) && b[1] == last {
@@ -78,7 +85,7 @@ func (f *fakeCluster) noteSequence(k tp, h kmsg.RecordBatch, base int64) {
 	}
 	key := pidPart{h.ProducerID, k}
 	e := f.producers[key]
-	if e == nil {
+	if e == nil || h.ProducerEpoch > e.epoch {
 		e = &fakeProducer{epoch: h.ProducerEpoch}
 		f.producers[key] = e
 	}

@@ -37,16 +37,22 @@ import (
 //     marks its partition unresolved, and starting over waits for proof of
 //     the gap (markSequenceUnresolved, isNextSequenceForUnresolvedPartition).
 //
-// Simplified: to start over, Java 2.5+ bumps the epoch locally (KIP-360,
-// bumpIdempotentProducerEpoch) and renumbers only the partitions that had
-// the error; here the producer asks InitProducerId again, as Java did
-// before 2.5 (resetProducerId), gets a fresh producer id with epoch 0 and
-// starts every partition at sequence 0. Batches waiting or still to be
-// retried get new sequences, except those sent under the old id whose
-// fate is unknown (an attempt timed out or lost its connection): resending
-// them under the new id could write them twice, so they fail. Java renumbers
-// those too and accepts that risk. InitProducerId errors are all retried
-// after retry.backoff.ms (Java makes some fatal).
+// To start over the producer bumps its epoch itself, as Java does since 2.5
+// (KIP-360, bumpIdempotentProducerEpoch at the start of Sender.runOnce): the
+// same producer id, the next epoch, no request; the broker takes a higher
+// epoch that starts at sequence 0 (ProducerAppendInfo.checkSequence). Only
+// at the last epoch (32767) does it ask InitProducerId for a fresh id
+// (resetIdempotentProducerId). Several errors in one answer make one bump.
+//
+// Simplified: Java renumbers only the partitions that had the error and
+// moves the others to the new epoch once their batches in flight are done;
+// here every partition starts again at sequence 0 under the new epoch.
+// Batches waiting or still to be retried get new sequences, except those
+// sent under the old epoch whose fate is unknown (an attempt timed out or
+// lost its connection): resending them under the new epoch could write them
+// twice, so they fail. Java renumbers those too and accepts that risk.
+// InitProducerId errors are all retried after retry.backoff.ms (Java makes
+// some fatal).
 //
 // A broker that does not advertise InitProducerId is handled as franz-go
 // does (kgo producer.go doInitProducerID: "continuing without a producer
@@ -74,8 +80,9 @@ type idempotence struct {
 	state    pidState
 	id       int64
 	epoch    int16
-	gen      int    // producer ids received so far
-	reason   string // why the next producer id is asked for
+	gen      int    // producer ids and epochs used so far
+	bump     bool   // start over with the next epoch (epochBumpRequired)
+	reason   string // why the producer starts over
 	attempts int    // failed InitProducerId in a row, for the backoff
 	retryAt  int64
 	parts    map[tp]*partSeq // TransactionManager.TopicPartitionEntry
@@ -111,11 +118,11 @@ func (s *idempotence) current(b *batch) bool {
 	return b.seq != nil && b.seq.gen == s.gen && s.state == pidReady
 }
 
-// startOver makes the producer ask for a fresh producer id before it sends
-// anything more.
+// startOver makes the producer bump its epoch before it sends anything
+// more (requestEpochBumpForPartition): Producer.run does it first.
 func (s *idempotence) startOver(reason string) {
-	if s.state == pidReady {
-		s.state, s.reason, s.retryAt = pidNeeded, reason, 0
+	if s.state == pidReady && !s.bump {
+		s.bump, s.reason = true, reason
 	}
 }
 
@@ -175,16 +182,26 @@ func (s *idempotence) restamp(b *batch) (msg string, ok bool) {
 		return "", true
 	}
 	if b.maybeWritten {
-		return fmt.Sprintf("%s: the batch was sent as producer id %d, which the producer replaced after %s; "+
-			"an attempt may be in the log and a new producer id would write it again", errName(b.lastErr), b.seq.id, s.reason), false
+		return fmt.Sprintf("%s: the batch was sent as producer id %d epoch %d, which the producer left after %s; "+
+			"an attempt may be in the log and resending it as epoch %d would write it again", errName(b.lastErr), b.seq.id, b.seq.epoch, s.reason, s.epoch), false
 	}
 	b.seq = nil
 	return "", true
 }
 
-// maybeInitProducerID sends InitProducerId when the producer needs an id.
+// maybeInitProducerID bumps the epoch if the producer must start over, and
+// sends InitProducerId when it needs an id.
 func (p *Producer) maybeInitProducerID() {
 	s := &p.idem
+	if s.bump && s.state == pidReady {
+		s.bump = false
+		if s.epoch < math.MaxInt16 {
+			p.useProducerID(s.id, s.epoch+1)
+			p.nc.emit(core.ProducerEpochBumped{ProducerID: s.id, Epoch: s.epoch, Reason: s.reason})
+			return
+		}
+		s.state, s.retryAt = pidNeeded, 0 // the last epoch: a fresh producer id
+	}
 	if s.state != pidNeeded || p.nc.now < s.retryAt {
 		return
 	}
@@ -223,15 +240,20 @@ func (p *Producer) maybeInitProducerID() {
 	})
 }
 
-// newProducerID starts using a producer id: every partition starts at
-// sequence 0, and batches waiting with a sequence of the earlier id get a
-// new one or, if they may be in the log already, fail.
+// newProducerID starts using the producer id InitProducerId gave.
 func (p *Producer) newProducerID(node core.NodeID, id int64, epoch int16) {
+	p.useProducerID(id, epoch)
+	p.nc.emit(core.ProducerIDAssigned{ProducerID: id, Epoch: epoch, Broker: node, Reason: p.idem.reason})
+}
+
+// useProducerID starts using a producer id and epoch: every partition
+// starts at sequence 0, and batches waiting with a sequence of the earlier
+// id or epoch get a new one or, if they may be in the log already, fail.
+func (p *Producer) useProducerID(id int64, epoch int16) {
 	s := &p.idem
 	s.state, s.id, s.epoch, s.attempts = pidReady, id, epoch, 0
 	s.gen++
 	s.parts = map[tp]*partSeq{}
-	p.nc.emit(core.ProducerIDAssigned{ProducerID: id, Epoch: epoch, Broker: node, Reason: s.reason})
 	for _, k := range p.order {
 		q := p.queues[k]
 		kept := q[:0]

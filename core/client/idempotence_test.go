@@ -318,9 +318,9 @@ func TestIdempotentRetriesKeepSequenceOrder(t *testing.T) {
 }
 
 // OUT_OF_ORDER_SEQUENCE_NUMBER for the next expected batch: the broker's log
-// has a gap. The producer gets a fresh producer id and resends the batch
-// from sequence 0.
-func TestIdempotentGapStartsOverWithNewProducerID(t *testing.T) {
+// has a gap. The producer bumps its epoch itself (KIP-360), with no request,
+// and resends the batch from sequence 0.
+func TestIdempotentGapBumpsEpoch(t *testing.T) {
 	f := newFakeCluster(1)
 	f.supportIdempotence()
 	f.addTopic("t", 2)
@@ -333,14 +333,17 @@ func TestIdempotentGapStartsOverWithNewProducerID(t *testing.T) {
 	h.advance(10)
 	p.Send(Record{Topic: "t", Partition: 1, Value: []byte("y")})
 	h.advance(1000)
-	ev := eventsOf[core.ProducerIDAssigned](h)
-	if len(ev) != 2 || ev[1].ProducerID != 7001 || ev[1].Epoch != 0 ||
-		ev[1].Reason != "OUT_OF_ORDER_SEQUENCE_NUMBER for t-0 at sequence 1: the broker's log has a gap" {
+	ev := eventsOf[core.ProducerEpochBumped](h)
+	if len(ev) != 1 || ev[0] != (core.ProducerEpochBumped{ProducerID: 7000, Epoch: 1,
+		Reason: "OUT_OF_ORDER_SEQUENCE_NUMBER for t-0 at sequence 1: the broker's log has a gap"}) {
 		t.Fatalf("events %+v", ev)
 	}
-	// Every partition starts again at 0 under the new id.
-	want := "t-0:pid=7000,epoch=0,seq=0,n=1 t-0:pid=7000,epoch=0,seq=1,n=1 t-0:pid=7001,epoch=0,seq=0,n=1 " +
-		"t-1:pid=7000,epoch=0,seq=0,n=1 t-1:pid=7001,epoch=0,seq=0,n=1"
+	if n := len(requests[*kmsg.InitProducerIDRequest](h)); n != 1 {
+		t.Fatalf("%d InitProducerId, want none for the bump", n)
+	}
+	// Every partition starts again at 0 under the new epoch.
+	want := "t-0:pid=7000,epoch=0,seq=0,n=1 t-0:pid=7000,epoch=0,seq=1,n=1 t-0:pid=7000,epoch=1,seq=0,n=1 " +
+		"t-1:pid=7000,epoch=0,seq=0,n=1 t-1:pid=7000,epoch=1,seq=0,n=1"
 	if got := byPartition(producedBatches(t, h)); got != want {
 		t.Fatalf("batches\n%s\nwant\n%s", got, want)
 	}
@@ -350,9 +353,9 @@ func TestIdempotentGapStartsOverWithNewProducerID(t *testing.T) {
 }
 
 // A batch whose answer was lost may be in the log. If the producer has to
-// start over with a new producer id meanwhile, resending it could write it
-// twice: it fails instead, and the log keeps its one copy.
-func TestIdempotentUnsafeBatchFailsAfterNewProducerID(t *testing.T) {
+// start over with a new epoch meanwhile, resending it could write it twice:
+// it fails instead, and the log keeps its one copy.
+func TestIdempotentUnsafeBatchFailsAfterEpochBump(t *testing.T) {
 	f := newFakeCluster(1)
 	f.supportIdempotence()
 	f.addTopic("t", 2)
@@ -383,13 +386,13 @@ func TestIdempotentUnsafeBatchFailsAfterNewProducerID(t *testing.T) {
 	h.advance(10)
 	p.Send(Record{Topic: "t", Partition: 1, Value: []byte("y")})
 	h.advance(40000)
-	ev := eventsOf[core.ProducerIDAssigned](h)
-	if len(ev) != 2 || !strings.HasPrefix(ev[1].Reason, "UNKNOWN_PRODUCER_ID for t-1") {
+	ev := eventsOf[core.ProducerEpochBumped](h)
+	if len(ev) != 1 || ev[0].Epoch != 1 || !strings.HasPrefix(ev[0].Reason, "UNKNOWN_PRODUCER_ID for t-1") {
 		t.Fatalf("events %+v", ev)
 	}
 	fails := eventsOf[core.ProduceFailed](h)
 	if len(fails) != 1 || string(fails[0].Value) != "b" ||
-		!strings.HasPrefix(fails[0].Error, "REQUEST_TIMED_OUT: the batch was sent as producer id 7000, which the producer replaced after UNKNOWN_PRODUCER_ID") {
+		!strings.HasPrefix(fails[0].Error, "REQUEST_TIMED_OUT: the batch was sent as producer id 7000 epoch 0, which the producer left after UNKNOWN_PRODUCER_ID") {
 		t.Fatalf("failures %+v", fails)
 	}
 	if n := f.topics["t"].next[0]; n != 2 {
@@ -401,14 +404,14 @@ func TestIdempotentUnsafeBatchFailsAfterNewProducerID(t *testing.T) {
 	}
 }
 
-// TestIdempotentNotLeaderAfterAppendFailsAfterNewProducerID: a leader that
+// TestIdempotentNotLeaderAfterAppendFailsAfterEpochBump: a leader that
 // appended a batch and lost its leadership while it waited for the ISR
 // answers NOT_LEADER_OR_FOLLOWER, yet the batch may be in the log (the new
 // leader has it if it had replicated it). Once the producer has a new
 // producer id, resending it would write it twice: it fails instead. (The
 // failover simulation found it: seed 203 of rf3-acks-all-minisr2 had a
 // record twice.)
-func TestIdempotentNotLeaderAfterAppendFailsAfterNewProducerID(t *testing.T) {
+func TestIdempotentNotLeaderAfterAppendFailsAfterEpochBump(t *testing.T) {
 	f := newFakeCluster(1)
 	f.supportIdempotence()
 	f.addTopic("t", 2)
@@ -443,10 +446,57 @@ func TestIdempotentNotLeaderAfterAppendFailsAfterNewProducerID(t *testing.T) {
 	h.advance(40000)
 	fails := eventsOf[core.ProduceFailed](h)
 	if len(fails) != 1 || string(fails[0].Value) != "b" ||
-		!strings.HasPrefix(fails[0].Error, "NOT_LEADER_OR_FOLLOWER: the batch was sent as producer id 7000, which the producer replaced") {
+		!strings.HasPrefix(fails[0].Error, "NOT_LEADER_OR_FOLLOWER: the batch was sent as producer id 7000 epoch 0, which the producer left") {
 		t.Fatalf("failures %+v", fails)
 	}
 	if n := f.topics["t"].next[0]; n != 2 {
 		t.Fatalf("partition 0 holds %d records, want a and b once", n)
+	}
+}
+
+// Gaps in two partitions in one answer make one bump, not two.
+func TestIdempotentGapsInOneAnswerBumpOnce(t *testing.T) {
+	f := newFakeCluster(1)
+	f.supportIdempotence()
+	f.addTopic("t", 2)
+	p, h := newProducer(t, f, ProducerConfig{})
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("a")})
+	p.Send(Record{Topic: "t", Partition: 1, Value: []byte("x")})
+	h.advance(10)
+	f.produceErrs[tp{"t", 0}] = []int16{kerr.OutOfOrderSequenceNumber.Code}
+	f.produceErrs[tp{"t", 1}] = []int16{kerr.OutOfOrderSequenceNumber.Code}
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("b")})
+	p.Send(Record{Topic: "t", Partition: 1, Value: []byte("y")})
+	h.advance(1000)
+	if ev := eventsOf[core.ProducerEpochBumped](h); len(ev) != 1 || ev[0].Epoch != 1 {
+		t.Fatalf("bumps %+v, want one to epoch 1", ev)
+	}
+	if s := p.Stats(); s.Acked != 4 || s.Failed != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// At the last epoch (32767) the producer cannot bump: it asks InitProducerId
+// for a fresh producer id (resetIdempotentProducerId).
+func TestIdempotentLastEpochAsksNewProducerID(t *testing.T) {
+	f := newFakeCluster(1)
+	f.supportIdempotence()
+	f.addTopic("t", 1)
+	p, h := newProducer(t, f, ProducerConfig{})
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("a")})
+	h.advance(10)
+	p.idem.epoch = math.MaxInt16 // as if bumped 32767 times
+	f.produceErrs[tp{"t", 0}] = []int16{kerr.OutOfOrderSequenceNumber.Code}
+	p.Send(Record{Topic: "t", Partition: 0, Value: []byte("b")})
+	h.advance(1000)
+	if ev := eventsOf[core.ProducerEpochBumped](h); len(ev) != 0 {
+		t.Fatalf("bumps %+v past the last epoch", ev)
+	}
+	ev := eventsOf[core.ProducerIDAssigned](h)
+	if len(ev) != 2 || ev[1].ProducerID != 7001 || ev[1].Epoch != 0 || !strings.HasPrefix(ev[1].Reason, "OUT_OF_ORDER_SEQUENCE_NUMBER for t-0") {
+		t.Fatalf("producer ids %+v, want a fresh one", ev)
+	}
+	if s := p.Stats(); s.Acked != 2 || s.Failed != 0 {
+		t.Fatalf("stats %+v", s)
 	}
 }

@@ -261,7 +261,7 @@ func TestIdempotenceAgainstLostAnswers(t *testing.T) {
 	}{{"enable.idempotence=false", IdempotenceOff}, {"enable.idempotence=true", IdempotenceDefault}} {
 		t.Run(c.name, func(t *testing.T) {
 			copies, events := lostAnswersRun(t, c.idem)
-			var retried, acked, dupIgnored int
+			var retried, acked, dupIgnored, bumps int
 			var pids []core.ProducerIDAssigned
 			for _, o := range events {
 				switch e := o.Event.(type) {
@@ -273,6 +273,8 @@ func TestIdempotenceAgainstLostAnswers(t *testing.T) {
 					dupIgnored++
 				case core.ProducerIDAssigned:
 					pids = append(pids, e)
+				case core.ProducerEpochBumped:
+					bumps++
 				case core.IdempotenceDisabled:
 					t.Skipf("the broker does not support InitProducerId: %s", e.Reason)
 				case core.ProduceFailed:
@@ -301,8 +303,8 @@ func TestIdempotenceAgainstLostAnswers(t *testing.T) {
 			if dups != 0 || dupIgnored == 0 {
 				t.Fatalf("%d duplicates in the log, %d retries recognised by the broker", dups, dupIgnored)
 			}
-			if len(pids) != 1 {
-				t.Fatalf("producer ids %+v, want one", pids)
+			if len(pids) != 1 || bumps != 0 {
+				t.Fatalf("producer ids %+v and %d epoch bumps, want one id and no bump", pids, bumps)
 			}
 			t.Logf("%d retries, %d recognised as duplicates by the broker", retried, dupIgnored)
 		})

@@ -240,6 +240,8 @@ func runGroupSim(t *testing.T, seed uint64) (*cluster, groupResult, []string) {
 			if e.Reason != "new producer" {
 				violations = append(violations, fmt.Sprintf("(note) t=%d producer %d: new producer id %d: %s", o.Time, o.Node, e.ProducerID, e.Reason))
 			}
+		case core.ProducerEpochBumped:
+			violations = append(violations, fmt.Sprintf("(note) t=%d producer %d: producer id %d bumped to epoch %d: %s", o.Time, o.Node, e.ProducerID, e.Epoch, e.Reason))
 		}
 	}
 	return c, res, violations
