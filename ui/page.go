@@ -65,9 +65,10 @@ type Page struct {
 	checked            uint64 // the lab's Version when the tick last checked acknowledged records
 	// drawStart is when the page's last redraw began (Render), drawCost
 	// how long the last redraw the tick asked for took, DOM updates
-	// included.
-	drawStart time.Time
-	drawCost  time.Duration
+	// included, and fullCost what drawing every group would take (the
+	// cost of a redraw of one group, times drawGroups).
+	drawStart          time.Time
+	drawCost, fullCost time.Duration
 }
 
 // shownState is what the panels were last drawn with: go-app redraws a
@@ -265,10 +266,11 @@ func (p *Page) step() {
 //     its state, and go-app redraws a child only when one of its exported
 //     fields changes. A tick that redraws steps for half the budget:
 //     go-app draws in a task of its own a few ms later.
-//   - while time runs, a redraw draws one group of panels (drawGroups),
-//     in turn: under load every panel changes, and drawing them all at
-//     once took 50–80 ms, a long task that delays frames and input. When
-//     time stands still (paused, a replay done) one redraw draws every
+//   - when drawing every panel takes more than splitAbove, a redraw draws
+//     one group of panels (drawGroups) in turn while time runs: under
+//     load every panel changes, and drawing them all at once took 50–80
+//     ms, a long task that delays frames and input. Otherwise, and when
+//     time stands still (paused, a replay done), one redraw draws every
 //     group, so every panel shows the same moment (the tests rely on it).
 //
 // A click redraws what it touched at once, whatever the pace (go-app
@@ -288,6 +290,7 @@ const (
 	drawLogs   = 0
 	drawMain   = 1
 	drawSide   = 2
+	splitAbove = 25 * time.Millisecond
 )
 
 // The session is written to the URL and the store at most once per
@@ -343,7 +346,9 @@ func (p *Page) tick(ctx app.Context) {
 	}
 	if draw {
 		p.lastDraw = start
-		if p.paused || p.replaying {
+		groups := 1
+		if p.paused || p.replaying || p.fullCost <= splitAbove {
+			groups = drawGroups
 			for g := range p.shown {
 				p.shown[g] = cur
 			}
@@ -354,7 +359,11 @@ func (p *Page) tick(ctx app.Context) {
 			p.shown[p.turn] = cur
 			p.turn = (p.turn + 1) % drawGroups
 		}
-		ctx.Defer(func(app.Context) { p.drawCost = (3*p.drawCost + time.Since(p.drawStart)) / 4 }) // after the redraw
+		ctx.Defer(func(app.Context) { // after the redraw
+			took := time.Since(p.drawStart)
+			p.drawCost = (3*p.drawCost + took) / 4
+			p.fullCost = (3*p.fullCost + took*drawGroups/time.Duration(groups)) / 4
+		})
 	} else {
 		ctx.PreventUpdate() // the tick's dispatch would redraw the page
 	}
