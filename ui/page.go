@@ -344,6 +344,9 @@ func (p *Page) tick(ctx app.Context) {
 	if draw && p.drawn(cur) && !p.replaying {
 		draw = false // nothing moved since the last redraw (paused)
 	}
+	if p.paused && !p.drawn(cur) {
+		draw = true // at once: the groups drawn in turn may show different moments
+	}
 	if draw {
 		p.lastDraw = start
 		groups := 1
