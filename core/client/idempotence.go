@@ -196,8 +196,9 @@ func (p *Producer) maybeInitProducerID() {
 	if s.bump && s.state == pidReady {
 		s.bump = false
 		if s.epoch < math.MaxInt16 {
+			// Told before the batches it fails, as a new id is.
+			p.nc.emit(core.ProducerEpochBumped{ProducerID: s.id, Epoch: s.epoch + 1, Reason: s.reason})
 			p.useProducerID(s.id, s.epoch+1)
-			p.nc.emit(core.ProducerEpochBumped{ProducerID: s.id, Epoch: s.epoch, Reason: s.reason})
 			return
 		}
 		s.state, s.retryAt = pidNeeded, 0 // the last epoch: a fresh producer id
@@ -242,8 +243,8 @@ func (p *Producer) maybeInitProducerID() {
 
 // newProducerID starts using the producer id InitProducerId gave.
 func (p *Producer) newProducerID(node core.NodeID, id int64, epoch int16) {
-	p.useProducerID(id, epoch)
 	p.nc.emit(core.ProducerIDAssigned{ProducerID: id, Epoch: epoch, Broker: node, Reason: p.idem.reason})
+	p.useProducerID(id, epoch)
 }
 
 // useProducerID starts using a producer id and epoch: every partition
