@@ -6,6 +6,7 @@ package ui
 import (
 	"fmt"
 	"net/url"
+	"runtime"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v10/pkg/app"
@@ -69,6 +70,7 @@ type Page struct {
 	// cost of a redraw of one group, times drawGroups).
 	drawStart          time.Time
 	drawCost, fullCost time.Duration
+	gc                 *gcPacer
 }
 
 // shownState is what the panels were last drawn with: go-app redraws a
@@ -266,6 +268,9 @@ func (p *Page) step() {
 //     its state, and go-app redraws a child only when one of its exported
 //     fields changes. A tick that redraws steps for half the budget:
 //     go-app draws in a task of its own a few ms later.
+//   - a tick that does not redraw collects garbage instead of stepping
+//     when the heap nears the point where Go would start a collection
+//     inside some redraw (gcPacer).
 //   - when drawing every panel takes more than splitAbove, a redraw draws
 //     one group of panels (drawGroups) in turn while time runs: under
 //     load every panel changes, and drawing them all at once took 50–80
@@ -311,6 +316,13 @@ func (p *Page) tick(ctx app.Context) {
 	budget := stepBudget
 	if draw {
 		budget /= 2
+	}
+	if p.gc == nil {
+		p.gc = newGCPacer()
+	}
+	if !draw && p.gc.due() {
+		runtime.GC() // the collection is this tick's work (see gcPacer)
+		budget = 0
 	}
 	switch {
 	case p.replaying:
